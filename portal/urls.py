@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from portal import views
+
+app_name = "portal"
+
+portal_patterns = [
+    path("", views.landing, name="landing"),
+    path("connections/", views.connections, name="connections"),
+    path("healthz", views.healthz, name="healthz"),
+]
+
+urlpatterns = [
+    path("", include((portal_patterns, "portal"))),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+]

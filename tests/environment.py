@@ -1,0 +1,17 @@
+"""Loaded as a pytest plugin before Django: a fixed, hermetic environment for the suite.
+
+Values already in the environment win (so DATABASE_URL can point the suite anywhere); the
+developer's .env file is never read by tests.
+"""
+
+import os
+
+TEST_ENVIRONMENT = {
+    "ENV_FILE": "",
+    "SECRET_KEY": "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+    "EMAIL_URL": "consolemail://",
+}
+
+for name, value in TEST_ENVIRONMENT.items():
+    os.environ.setdefault(name, value)
