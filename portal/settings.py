@@ -57,6 +57,33 @@ MIDDLEWARE = [
     "portal.middleware.NoStoreForAuthenticatedMiddleware",
 ]
 
+# The Zoho sandbox (an emulator of Zoho Accounts and Desk) for development, demos and tests.
+# A system check refuses it with DEBUG off outside tests.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox")
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
+
+# The Zoho OAuth client (API console, "Server-based Applications").
+ZOHO_DATA_CENTRES = ("us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk")
+ZOHO_CLIENT_ID = env.str("ZOHO_CLIENT_ID", default="")
+ZOHO_CLIENT_SECRET = env.str("ZOHO_CLIENT_SECRET", default="")
+ZOHO_DC_CLIENT_SECRETS = {
+    dc: env.str(f"ZOHO_{dc.upper()}_CLIENT_SECRET", default="") for dc in ZOHO_DATA_CENTRES
+}
+ZOHO_DC_ACCOUNTS_URLS = {
+    dc: env.str(f"ZOHO_{dc.upper()}_ACCOUNTS_URL", default="") for dc in ZOHO_DATA_CENTRES
+}
+ZOHO_DC_DESK_URLS = {
+    dc: env.str(f"ZOHO_{dc.upper()}_DESK_URL", default="") for dc in ZOHO_DATA_CENTRES
+}
+ZOHO_REDIRECT_URI = env.str(
+    "ZOHO_REDIRECT_URI", default="http://127.0.0.1:8000/connections/callback/"
+)
+ZOHO_SCOPES = env.list(
+    "ZOHO_SCOPES", default=["Desk.basic.READ", "Desk.settings.READ", "AaaServer.profile.READ"]
+)
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 ASGI_APPLICATION = "portal.asgi.application"

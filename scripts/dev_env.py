@@ -25,6 +25,9 @@ def main() -> int:
         f"SECRET_KEY={secrets.token_urlsafe(50)}",
         "ALLOWED_HOSTS=127.0.0.1,localhost",
         "EMAIL_URL=consolemail://",
+        "SANDBOX_ENABLED=1",
+        "ZOHO_CLIENT_ID=1000.SANDBOXCLIENT000000000000000000",
+        f"ZOHO_CLIENT_SECRET={secrets.token_hex(21)}",
         f"DEMO_ADMIN_PASSWORD={secrets.token_urlsafe(12)}",
         f"DEMO_USER_PASSWORD={secrets.token_urlsafe(12)}",
     ]

@@ -11,6 +11,9 @@ TEST_ENVIRONMENT = {
     "SECRET_KEY": "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
     "EMAIL_URL": "consolemail://",
+    "SANDBOX_ENABLED": "1",
+    "ZOHO_CLIENT_ID": "1000.TESTCLIENT0000000000000000000000",
+    "ZOHO_CLIENT_SECRET": "test-client-secret-0123456789abcdef0123456789",
 }
 
 for name, value in TEST_ENVIRONMENT.items():
