@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class UserManager(BaseUserManager["User"]):
@@ -49,3 +50,54 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class AuditEvent(models.Model):
+    """One thing that happened, kept forever and never changed.
+
+    Shaped like Django's ``LogEntry`` but append-only: it holds plain ids and their text at
+    the time instead of foreign keys, so no delete elsewhere can rewrite it, and a database
+    trigger refuses UPDATE and DELETE. Detail never holds secrets (``accounts.audit``
+    refuses them).
+    """
+
+    class Action(models.TextChoices):
+        CONNECT_STARTED = "grant.connect_started"
+        CONNECTED = "grant.connected"
+        CONNECT_FAILED = "grant.connect_failed"
+        RECONNECTED = "grant.reconnected"
+        SUPERSEDED_TOKEN_REVOKED = "grant.superseded_token_revoked"
+        SUPERSEDED_TOKEN_REVOKE_FAILED = "grant.superseded_token_revoke_failed"
+        TESTED = "grant.tested"
+        REFRESHED = "grant.refreshed"
+        REFRESH_FAILED = "grant.refresh_failed"
+        REVOKE_REQUESTED = "grant.revoke_requested"
+        REVOKED = "grant.revoked"
+        REVOKE_FAILED = "grant.revoke_failed"
+        HIDDEN = "grant.hidden"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success"
+        FAILURE = "failure"
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_repr = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64, choices=Action.choices)
+    grant_id = models.UUIDField(null=True, blank=True)
+    grant_repr = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=["action", "created_at"], name="audit_action_time"),
+            models.Index(fields=["grant_id", "created_at"], name="audit_grant_time"),
+            models.Index(fields=["actor_id", "created_at"], name="audit_actor_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_repr or 'system'}"

@@ -30,6 +30,18 @@ if not DEBUG and (SECRET_KEY in INSECURE_SECRET_KEYS or len(SECRET_KEY) < 32):
         "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
     )
 
+# Fernet keys for tokens at rest, newest first; kept apart from SECRET_KEY (portal/crypto.py).
+TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+if not DEBUG:
+    from portal.crypto import key_problem
+
+    if _problem := key_problem(TOKEN_ENCRYPTION_KEYS, SECRET_KEY):
+        raise ImproperlyConfigured(
+            f"{_problem} With DEBUG off the portal refuses to start without valid token keys. "
+            "Generate one with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        )
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -9,6 +9,10 @@ app_name = "portal"
 portal_patterns = [
     path("", views.landing, name="landing"),
     path("connections/", views.connections, name="connections"),
+    path("connections/connect/", views.connect_start, name="connect"),
+    path("connections/callback/", views.callback, name="callback"),
+    path("connections/failed/", views.connect_failed, name="connect_failed"),
+    path("connections/<uuid:grant_id>/", views.grant_detail, name="grant_detail"),
     path("healthz", views.healthz, name="healthz"),
 ]
 

@@ -1,12 +1,18 @@
-"""User-facing pages: landing, connections, health."""
+"""User-facing pages: landing, connections, connect and callback, grant detail, health."""
 
+from uuid import UUID
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from portal import health
+from portal import connect, grants, health
+from portal.csp import allow_zoho_form_targets
+from portal.forms import CallbackForm, ConnectForm
 
 
 @login_not_required
@@ -14,8 +20,80 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/landing.html")
 
 
+@allow_zoho_form_targets
 def connections(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/connections.html")
+    return render(
+        request,
+        "portal/connections.html",
+        {"grants": grants.grants_for_user(request.user), "connect_form": ConnectForm()},
+    )
+
+
+@require_POST
+def connect_start(request: HttpRequest) -> HttpResponse:
+    form = ConnectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose where your Zoho account lives, then connect.")
+        return redirect("portal:connections")
+    url = connect.start_connect(request=request, region=form.cleaned_data["region"])
+    return HttpResponseRedirect(url)
+
+
+@login_not_required
+@require_GET
+@never_cache
+def callback(request: HttpRequest) -> HttpResponse:
+    """Zoho's redirect back; always answers with a redirect to a clean URL."""
+    if not request.user.is_authenticated:
+        messages.error(
+            request, "Your session ended while you were on Zoho. Log in, then connect again."
+        )
+        return _clean_redirect(reverse("accounts:login"))
+    form = CallbackForm.from_query(request.GET)
+    if not form.is_valid():
+        request.session["connect_failure"] = (
+            "The answer from Zoho was not valid. Please start again."
+        )
+        return _clean_redirect(reverse("portal:connect_failed"))
+    try:
+        result = connect.finish_connect(request=request, params=form.params())
+    except connect.ConnectFailed as failure:
+        if failure.reason == "used":
+            messages.info(request, failure.message)
+            return _clean_redirect(reverse("portal:connections"))
+        request.session["connect_failure"] = failure.message
+        return _clean_redirect(reverse("portal:connect_failed"))
+    verb = "reconnected" if result.reconnected else "connected"
+    messages.success(request, f"Zoho Desk account {result.grant} {verb}.")
+    return _clean_redirect(reverse("portal:grant_detail", args=[result.grant.pk]))
+
+
+def _clean_redirect(url: str) -> HttpResponse:
+    response = HttpResponseRedirect(url, status=303)
+    response.status_code = 303
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@allow_zoho_form_targets
+def connect_failed(request: HttpRequest) -> HttpResponse:
+    message = request.session.pop("connect_failure", None)
+    if message is None:
+        return redirect("portal:connections")
+    return render(
+        request,
+        "portal/connect_failed.html",
+        {"message": message, "connect_form": ConnectForm()},
+        status=400,
+    )
+
+
+def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = grants.grants_for_user(request.user).filter(pk=grant_id).first()
+    if grant is None:
+        raise Http404("No such connection.")
+    history = grants.grant_history(grant=grant, viewer_id=request.user.pk)
+    return render(request, "portal/grant_detail.html", {"grant": grant, "history": history})
 
 
 @login_not_required

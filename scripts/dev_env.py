@@ -1,12 +1,15 @@
-"""Write a development .env on first `make run` (never overwrites an existing one).
+"""Write or complete the development .env for `make run`.
 
-Uses only the standard library so it runs before the virtual environment has anything.
+Variables already in .env are never changed; missing ones are appended (so a .env written by an
+older version of the project gains new settings). Standard library only: it runs before the
+virtual environment has anything.
 """
 
 import base64
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ENV_PATH = Path(__file__).resolve().parent.parent / ".env"
@@ -16,24 +19,33 @@ def fernet_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
+DEVELOPMENT_VALUES: dict[str, Callable[[], str]] = {
+    "DEBUG": lambda: "1",
+    "SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": lambda: "127.0.0.1,localhost",
+    "EMAIL_URL": lambda: "consolemail://",
+    "TOKEN_ENCRYPTION_KEYS": fernet_key,
+    "SANDBOX_ENABLED": lambda: "1",
+    "ZOHO_CLIENT_ID": lambda: "1000.SANDBOXCLIENT000000000000000000",
+    "ZOHO_CLIENT_SECRET": lambda: secrets.token_hex(21),
+    "DEMO_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(12),
+    "DEMO_USER_PASSWORD": lambda: secrets.token_urlsafe(12),
+}
+
+
 def main() -> int:
-    if ENV_PATH.exists():
+    existing = ENV_PATH.read_text() if ENV_PATH.exists() else ""
+    present = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
+    missing = [name for name in DEVELOPMENT_VALUES if name not in present]
+    if not missing:
         return 0
-    lines = [
-        "# Development settings written by `make run`. Never use these in production.",
-        "DEBUG=1",
-        f"SECRET_KEY={secrets.token_urlsafe(50)}",
-        "ALLOWED_HOSTS=127.0.0.1,localhost",
-        "EMAIL_URL=consolemail://",
-        "SANDBOX_ENABLED=1",
-        "ZOHO_CLIENT_ID=1000.SANDBOXCLIENT000000000000000000",
-        f"ZOHO_CLIENT_SECRET={secrets.token_hex(21)}",
-        f"DEMO_ADMIN_PASSWORD={secrets.token_urlsafe(12)}",
-        f"DEMO_USER_PASSWORD={secrets.token_urlsafe(12)}",
-    ]
-    ENV_PATH.write_text("\n".join(lines) + "\n")
+    lines = [] if existing else ["# Development settings from `make run`. Never use in production."]
+    lines += [f"{name}={DEVELOPMENT_VALUES[name]()}" for name in missing]
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    with ENV_PATH.open("a") as env_file:
+        env_file.write(prefix + "\n".join(lines) + "\n")
     ENV_PATH.chmod(0o600)
-    print(f"Wrote development settings to {ENV_PATH.name}")
+    print(f"Added {', '.join(missing)} to {ENV_PATH.name}")
     return 0
 
 

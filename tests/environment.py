@@ -11,6 +11,7 @@ TEST_ENVIRONMENT = {
     "SECRET_KEY": "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
     "EMAIL_URL": "consolemail://",
+    "TOKEN_ENCRYPTION_KEYS": "zJwbl_PjRTsAGNAZdALIjwIc3KH8mobJdxkAlsljzSI=",
     "SANDBOX_ENABLED": "1",
     "ZOHO_CLIENT_ID": "1000.TESTCLIENT0000000000000000000000",
     "ZOHO_CLIENT_SECRET": "test-client-secret-0123456789abcdef0123456789",

@@ -1,0 +1,219 @@
+"""Connecting a Zoho account: start the authorization request, finish it at the callback.
+
+The callback follows a fixed order so nothing leaves the portal before it is safe to:
+consume the state, honour an ``error``, map the callback to a pinned data centre, and only
+then exchange the code, identify the Zoho user and their Desk organizations, and store.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent
+from portal import oauth_state, zoho
+from portal.crypto import encrypt_token
+from portal.grants import revoke_superseded_token
+from portal.models import ZohoGrant
+
+logger = logging.getLogger("portal.connect")
+Action = AuditEvent.Action
+
+
+class ConnectFailed(Exception):
+    """The connection could not be made; ``reason`` is a short code, ``message`` is for people."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class CallbackParams:
+    state: str
+    code: str
+    location: str
+    accounts_server: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    grant: ZohoGrant
+    reconnected: bool
+
+
+FAILURE_MESSAGES = {
+    "missing": "That sign-in link is not complete. Please start connecting again.",
+    "unknown": "That sign-in link does not belong to this session. Please start again.",
+    "used": "That sign-in link was already used. Your connections are listed below.",
+    "expired": "That sign-in link expired (they last 10 minutes). Please start again.",
+    "declined": "You declined on Zoho's page, so nothing was connected.",
+    "provider_error": "Zoho reported a problem and nothing was connected. Please try again.",
+    "no_code": "Zoho's answer was incomplete, so nothing was connected. Please try again.",
+    "untrusted_server": "We could not complete the connection: Zoho's answer named a server "
+    "we do not recognise.",
+    "rejected": "Zoho did not accept the sign-in. Please start connecting again.",
+    "unavailable": "Zoho did not answer properly, so nothing was connected. Please try again "
+    "in a moment.",
+    "misconfigured": "The portal's Zoho settings are not right; an administrator has been told.",
+    "no_refresh_token": "Zoho did not grant offline access, so the connection could not be kept. "
+    "Please try again and allow access.",
+}
+
+
+def start_connect(*, request: HttpRequest, region: str, grant: ZohoGrant | None = None) -> str:
+    """Record a pending request for the signed-in user and return Zoho's authorize URL."""
+    start = zoho.start_data_centre(region)
+    if not request.session.session_key:
+        request.session.save()
+    state, verifier = oauth_state.create_pending(
+        user_id=request.user.pk,
+        session_key=request.session.session_key or "",
+        region=region,
+        grant_id=grant.pk if grant else None,
+    )
+    record_event(
+        action=Action.CONNECT_STARTED,
+        request=request,
+        grant=grant,
+        detail={"region": region, "start_dc": start.code},
+    )
+    return zoho.authorize_url(dc=start, state=state, code_verifier=verifier)
+
+
+@sensitive_variables("params", "pending", "tokens")
+def finish_connect(*, request: HttpRequest, params: CallbackParams) -> Connected:
+    """Complete a connection from Zoho's callback or raise :class:`ConnectFailed` (audited)."""
+    try:
+        pending = oauth_state.consume_pending(
+            user_id=request.user.pk,
+            session_key=request.session.session_key or "",
+            state=params.state,
+        )
+    except oauth_state.StateError as error:
+        raise _failed(request, error.reason) from None
+    if params.error:
+        reason = "declined" if params.error == "access_denied" else "provider_error"
+        raise _failed(request, reason, zoho_error=params.error)
+    if not params.code:
+        raise _failed(request, "no_code")
+    try:
+        dc = zoho.data_centre_for_callback(
+            location=params.location, accounts_server=params.accounts_server
+        )
+    except zoho.UntrustedAccountsServer as error:
+        logger.warning("callback refused: %s", error.code)
+        raise _failed(request, "untrusted_server", check=error.code) from None
+    try:
+        tokens = zoho.exchange_code(dc=dc, code=params.code, code_verifier=pending.code_verifier)
+        if not tokens.refresh_token:
+            raise _failed(request, "no_refresh_token", dc=dc.code)
+        who = zoho.user_info(dc=dc, access_token=tokens.access_token)
+        orgs = zoho.organizations(dc=dc, access_token=tokens.access_token)
+    except zoho.ZohoError as error:
+        raise _failed(request, _reason_for(error), dc=dc.code, zoho_error=error.code) from None
+    return _store(request=request, dc=dc, tokens=tokens, who=who, orgs=orgs)
+
+
+def _reason_for(error: zoho.ZohoError) -> str:
+    if isinstance(error, zoho.ZohoMisconfigured):
+        return "misconfigured"
+    if isinstance(error, zoho.ZohoRejected):
+        return "rejected"
+    return "unavailable"
+
+
+def _failed(request: HttpRequest, reason: str, **detail: str) -> ConnectFailed:
+    record_event(
+        action=Action.CONNECT_FAILED,
+        request=request,
+        outcome=AuditEvent.Outcome.FAILURE,
+        detail={"reason": reason, **detail},
+    )
+    return ConnectFailed(reason, FAILURE_MESSAGES[reason])
+
+
+@sensitive_variables("tokens", "superseded")
+def _store(
+    *,
+    request: HttpRequest,
+    dc: zoho.DataCentre,
+    tokens: zoho.TokenSet,
+    who: zoho.ZohoUser,
+    orgs: list[zoho.DeskOrganization],
+) -> Connected:
+    """Create the grant, or update the live one for the same Zoho user and DC in place."""
+    now = timezone.now()
+    with transaction.atomic():
+        grant = (
+            ZohoGrant.objects.select_for_update()
+            .filter(user=request.user, data_centre=dc.code, zoho_user_id=who.user_id)
+            .exclude(status=ZohoGrant.Status.REVOKED)
+            .first()
+        )
+        reconnected = grant is not None
+        superseded = grant.refresh_token_encrypted if grant else None
+        grant = grant or ZohoGrant(user=request.user, data_centre=dc.code)
+        _fill(grant, dc=dc, tokens=tokens, who=who, orgs=orgs, now=now)
+        grant.save()
+        others = _same_zoho_account_elsewhere(grant)
+        record_event(
+            action=Action.RECONNECTED if reconnected else Action.CONNECTED,
+            request=request,
+            grant=grant,
+            detail={"dc": dc.code, "organizations": len(orgs), "shared_with_users": len(others)},
+        )
+        for other in others:
+            record_event(
+                action=Action.CONNECTED,
+                request=request,
+                grant=other,
+                detail={"note": "same Zoho account connected by another portal user"},
+            )
+    if superseded:
+        revoke_superseded_token(grant=grant, ciphertext=bytes(superseded), actor=request.user)
+    return Connected(grant=grant, reconnected=reconnected)
+
+
+def _fill(
+    grant: ZohoGrant,
+    *,
+    dc: zoho.DataCentre,
+    tokens: zoho.TokenSet,
+    who: zoho.ZohoUser,
+    orgs: list[zoho.DeskOrganization],
+    now: datetime,
+) -> None:
+    grant.accounts_server = dc.accounts_url
+    grant.desk_base_url = dc.desk_api_base
+    grant.api_domain = tokens.api_domain
+    grant.zoho_user_id = who.user_id
+    grant.zoho_email = who.email
+    grant.display_name = who.display_name
+    grant.organizations = [{"id": org.id, "name": org.name} for org in orgs]
+    grant.scope = tokens.scope or ",".join(settings.ZOHO_SCOPES)
+    grant.status = ZohoGrant.Status.ACTIVE
+    grant.refresh_token_encrypted = encrypt_token(tokens.refresh_token or "", context=str(grant.pk))
+    grant.access_token_encrypted = encrypt_token(tokens.access_token, context=str(grant.pk))
+    grant.access_token_expires_at = tokens.expires_at
+    grant.connected_at = grant.last_refreshed_at = now
+    grant.failure_count = 0
+    grant.last_error = ""
+
+
+def _same_zoho_account_elsewhere(grant: ZohoGrant) -> list[ZohoGrant]:
+    """Live grants of other portal users for the same Zoho user in the same DC."""
+    return list(
+        ZohoGrant.objects.filter(data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id)
+        .exclude(user_id=grant.user_id)
+        .exclude(status=ZohoGrant.Status.REVOKED)
+        .only("pk", "zoho_email", "zoho_user_id", "data_centre")
+    )

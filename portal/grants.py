@@ -1,0 +1,82 @@
+"""Services and selectors for grants: listing, and revoking tokens at Zoho."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.audit import list_events, record_event
+from accounts.models import AuditEvent
+from portal import zoho
+from portal.crypto import TokenDecryptError, decrypt_token
+from portal.models import ZohoGrant
+
+logger = logging.getLogger("portal.grants")
+
+
+def grants_for_user(user: object) -> QuerySet[ZohoGrant]:
+    """The user's grants, newest first, without ciphertext columns."""
+    return (
+        ZohoGrant.objects.filter(user=user)
+        .defer("refresh_token_encrypted", "access_token_encrypted")
+        .order_by("-created_at")
+    )
+
+
+@sensitive_variables("token")
+def revoke_superseded_token(*, grant: ZohoGrant, ciphertext: bytes, actor: object) -> None:
+    """Revoke at Zoho a refresh token that a reconnect replaced (Zoho keeps only 20 per user).
+
+    Runs after the new token is committed. A failure is audited and logged; the old token
+    is then left to expire with Zoho's own cap.
+    """
+    try:
+        token = decrypt_token(ciphertext, context=str(grant.pk))
+        zoho.revoke(dc=zoho.data_centre(grant.data_centre), token=token)
+    except (zoho.ZohoError, TokenDecryptError) as error:
+        code = getattr(error, "code", "decrypt_failed")
+        logger.warning("superseded token of grant %s not revoked: %s", grant.pk, code)
+        record_event(
+            action=AuditEvent.Action.SUPERSEDED_TOKEN_REVOKE_FAILED,
+            actor=actor,
+            grant=grant,
+            outcome=AuditEvent.Outcome.FAILURE,
+            detail={"error": code},
+        )
+        return
+    record_event(action=AuditEvent.Action.SUPERSEDED_TOKEN_REVOKED, actor=actor, grant=grant)
+
+
+EVENT_LABELS = {
+    AuditEvent.Action.CONNECT_STARTED: "Connection started",
+    AuditEvent.Action.CONNECTED: "Connected",
+    AuditEvent.Action.CONNECT_FAILED: "Connection failed",
+    AuditEvent.Action.RECONNECTED: "Reconnected",
+    AuditEvent.Action.SUPERSEDED_TOKEN_REVOKED: "Replaced token revoked at Zoho",
+    AuditEvent.Action.SUPERSEDED_TOKEN_REVOKE_FAILED: "Replaced token could not be revoked",
+}
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: datetime
+    label: str
+    who: str
+    outcome: str
+
+
+def grant_history(*, grant: ZohoGrant, viewer_id: int, limit: int = 100) -> list[HistoryRow]:
+    """A grant's audit events as its owner may see them (other people are not named)."""
+    rows = []
+    for event in list_events(grant_id=grant.pk)[:limit]:
+        if event.actor_id == viewer_id:
+            who = "You"
+        elif event.actor_id is None:
+            who = "Desk Connect"
+        else:
+            who = "Another portal user or an administrator"
+        label = EVENT_LABELS.get(event.action, event.action)  # type: ignore[call-overload]
+        rows.append(HistoryRow(at=event.created_at, label=label, who=who, outcome=event.outcome))
+    return rows

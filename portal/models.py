@@ -1,0 +1,104 @@
+"""Zoho grants (ciphertext only) and pending authorization requests."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ZohoGrant(models.Model):
+    """One Zoho Desk connection of a portal user: a refresh token and what it unlocks.
+
+    Token columns hold ciphertext from ``portal.crypto`` bound to this row's id; they are
+    blanked when the grant is revoked. Transitions between statuses follow DESIGN.md and are
+    made only by services in ``portal.grants``.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        TROUBLE = "trouble", "Upstream trouble"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        REVOKING = "revoking", "Revoking"
+        REVOKED = "revoked", "Revoked"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="zoho_grants"
+    )
+    data_centre = models.CharField(max_length=8)
+    accounts_server = models.CharField(max_length=200)
+    api_domain = models.CharField(max_length=200, blank=True)
+    desk_base_url = models.CharField(max_length=200)
+    zoho_user_id = models.CharField(max_length=64)
+    zoho_email = models.CharField(max_length=254, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    organizations = models.JSONField(default=list, blank=True)
+    scope = models.CharField(max_length=1000, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    refresh_token_encrypted = models.BinaryField(null=True, editable=False)
+    access_token_encrypted = models.BinaryField(null=True, editable=False)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by_repr = models.CharField(max_length=254, blank=True)
+    failure_count = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "data_centre", "zoho_user_id"],
+                condition=~Q(status="revoked"),
+                name="portal_one_live_grant_per_zoho_user",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "status"], name="grant_user_status"),
+            models.Index(fields=["data_centre", "zoho_user_id"], name="grant_dc_zuid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.zoho_email or self.zoho_user_id} ({self.data_centre.upper()})"
+
+    def __repr__(self) -> str:
+        return f"<ZohoGrant {self.pk} {self.data_centre} {self.status}>"
+
+    def access_token_is_fresh(self, *, at: datetime, margin: timedelta) -> bool:
+        """True when a stored access token stays valid for at least ``margin`` after ``at``."""
+        return (
+            self.access_token_encrypted is not None
+            and self.access_token_expires_at is not None
+            and self.access_token_expires_at > at + margin
+        )
+
+
+class PendingAuthorization(models.Model):
+    """An authorization request sent to Zoho and not yet answered.
+
+    Bound to the portal user and to the browser session that started it (by digest: the
+    state and session key themselves are never stored). Consumed once, under a row lock,
+    whatever the outcome; kept afterwards so a replay can be told apart from a forgery.
+    """
+
+    state_digest = models.CharField(max_length=64, unique=True)
+    session_digest = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    region = models.CharField(max_length=8)
+    code_verifier_encrypted = models.BinaryField()
+    grant = models.ForeignKey(ZohoGrant, null=True, blank=True, on_delete=models.CASCADE)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="pending_user_time")]
+
+    def __str__(self) -> str:
+        return f"Pending authorization {self.pk} for user {self.user_id}"

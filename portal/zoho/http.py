@@ -1,0 +1,155 @@
+"""HTTP plumbing for the Zoho client: bounded time and size, no redirects, error mapping."""
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+from authlib.integrations.base_client import OAuthError
+from authlib.oauth2.base import OAuth2Error
+
+from portal.zoho.errors import (
+    ZohoError,
+    ZohoMisconfigured,
+    ZohoRejected,
+    ZohoUnavailable,
+    safe_code,
+)
+
+logger = logging.getLogger("portal.zoho")
+
+USER_AGENT = "DeskConnectPortal/1.0"
+TIMEOUT = httpx2.Timeout(10.0, connect=5.0)
+TOTAL_SECONDS = 12.0
+MAX_BODY_BYTES = 512 * 1024
+
+REJECTED_ERRORS = {"invalid_code", "invalid_grant", "invalid_token", "invalid_request_token"}
+MISCONFIGURED_ERRORS = {
+    "invalid_client",
+    "invalid_client_secret",
+    "invalid_redirect_uri",
+    "unauthorized_client",
+    "invalid_scope",
+    "unsupported_grant_type",
+}
+THROTTLED_ERRORS = {"access_denied"}
+
+
+class _BoundedStream(httpx2.SyncByteStream):
+    """Stops a body that is too large or that drips past the total deadline."""
+
+    def __init__(self, stream: httpx2.SyncByteStream, deadline: float) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        size = 0
+        for chunk in self._stream:
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ZohoUnavailable("response_too_large")
+            if time.monotonic() > self._deadline:
+                raise ZohoUnavailable("timeout")
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class BoundedTransport(httpx2.BaseTransport):
+    """Wraps a transport so every response body is bounded in size and total time."""
+
+    def __init__(self, inner: httpx2.BaseTransport | None = None) -> None:
+        self._inner = inner or httpx2.HTTPTransport(retries=0)
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        deadline = time.monotonic() + TOTAL_SECONDS
+        response = self._inner.handle_request(request)
+        assert isinstance(response.stream, httpx2.SyncByteStream)
+        return httpx2.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_BoundedStream(response.stream, deadline),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def client_options() -> dict[str, Any]:
+    """Keyword arguments every Zoho HTTP client is built with."""
+    return {
+        "timeout": TIMEOUT,
+        "follow_redirects": False,
+        "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
+        "transport": BoundedTransport(),
+        "trust_env": False,
+    }
+
+
+def _retry_after(response: httpx2.Response) -> int | None:
+    value = response.headers.get("Retry-After", "")
+    return min(int(value), 3600) if value.isdigit() else None
+
+
+def oauth_error(error: str) -> ZohoError:
+    """Turn an ``error`` value from a Zoho body into one of our exceptions."""
+    code = safe_code(error)
+    if code in REJECTED_ERRORS:
+        return ZohoRejected(code)
+    if code in MISCONFIGURED_ERRORS:
+        return ZohoMisconfigured(code)
+    if code in THROTTLED_ERRORS:
+        return ZohoUnavailable("throttled", retry_after=60)
+    return ZohoUnavailable(f"error_{code}")
+
+
+@contextmanager
+def upstream(endpoint: str, dc: str) -> Iterator[None]:
+    """Map transport and protocol failures of one call to Zoho onto our exceptions, and log."""
+    started = time.monotonic()
+    try:
+        yield
+    except ZohoError as error:
+        _log(endpoint, dc, started, error.code)
+        raise
+    except (OAuthError, OAuth2Error) as error:
+        mapped = oauth_error(getattr(error, "error", "") or "oauth_error")
+        _log(endpoint, dc, started, mapped.code)
+        raise mapped from None
+    except httpx2.TimeoutException:
+        _log(endpoint, dc, started, "timeout")
+        raise ZohoUnavailable("timeout") from None
+    except httpx2.HTTPStatusError as error:
+        status = error.response.status_code
+        code = "throttled" if status == 429 else f"http_{status}"
+        _log(endpoint, dc, started, code)
+        raise ZohoUnavailable(code, retry_after=_retry_after(error.response)) from None
+    except httpx2.TransportError as error:
+        code = "tls_error" if "SSL" in type(error.__context__).__name__ else "connection_failed"
+        _log(endpoint, dc, started, code)
+        raise ZohoUnavailable(code) from None
+    except (ValueError, KeyError, TypeError):
+        _log(endpoint, dc, started, "malformed_response")
+        raise ZohoUnavailable("malformed_response") from None
+    else:
+        _log(endpoint, dc, started, "ok")
+
+
+def _log(endpoint: str, dc: str, started: float, outcome: str) -> None:
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    level = logging.INFO if outcome == "ok" else logging.WARNING
+    logger.log(level, "zoho %s dc=%s outcome=%s ms=%d", endpoint, dc, outcome, elapsed_ms)
+
+
+def json_object(response: httpx2.Response) -> dict[str, Any]:
+    """The body as a JSON object, or raise for anything else (HTML, 3xx, 5xx, garbage)."""
+    if response.status_code >= 500 or 300 <= response.status_code < 400:
+        response.raise_for_status()
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    return body

@@ -1,0 +1,48 @@
+"""The audit log: one writer, no secrets, and no changes once written."""
+
+import pytest
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from accounts.audit import AuditDetailError, list_events, record_event
+from accounts.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_record_event_stores_actor_and_detail(alice):
+    event = record_event(action=AuditEvent.Action.CONNECTED, actor=alice, detail={"dc": "eu"})
+    assert event.actor_id == alice.pk
+    assert event.actor_repr == "alice@example.com"
+    assert list(list_events(actor_id=alice.pk)) == [event]
+
+
+@pytest.mark.parametrize("key", ["refresh_token", "client_secret", "code", "state", "verifier"])
+def test_record_event_refuses_detail_that_may_hold_secrets(key):
+    with pytest.raises(AuditDetailError):
+        record_event(action=AuditEvent.Action.CONNECTED, detail={key: "x"})
+
+
+def test_audit_rows_cannot_be_updated_or_deleted_through_the_orm(alice):
+    event = record_event(action=AuditEvent.Action.CONNECTED, actor=alice)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(outcome="failure")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        event.delete()
+
+
+def test_audit_rows_cannot_be_changed_with_raw_sql(alice):
+    event = record_event(action=AuditEvent.Action.CONNECTED, actor=alice)
+    for statement in (
+        "UPDATE accounts_auditevent SET action = 'x' WHERE id = %s",
+        "DELETE FROM accounts_auditevent WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == AuditEvent.Action.CONNECTED
+
+
+def test_deleting_a_user_keeps_their_audit_rows(alice):
+    record_event(action=AuditEvent.Action.CONNECTED, actor=alice)
+    alice.delete()
+    assert AuditEvent.objects.filter(actor_repr="alice@example.com").count() == 1
