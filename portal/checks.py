@@ -1,9 +1,13 @@
-"""System checks for settings that production needs (ids portal.E0xx / portal.W0xx)."""
+"""System checks for settings the portal needs (ids portal.E0xx / portal.W0xx)."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from portal import zoho
+from portal.crypto import key_problem
 
 
 @register()
@@ -12,3 +16,47 @@ def check_database_is_postgres(**kwargs: Any) -> list[CheckMessage]:
     if engine != "django.db.backends.postgresql":
         return [Error("The portal runs on PostgreSQL only.", id="portal.E001")]
     return []
+
+
+@register()
+def check_token_keys(**kwargs: Any) -> list[CheckMessage]:
+    problem = key_problem(list(settings.TOKEN_ENCRYPTION_KEYS), settings.SECRET_KEY)
+    if problem:
+        return [
+            Error(
+                problem,
+                hint="Set TOKEN_ENCRYPTION_KEYS to one or more Fernet keys, newest first "
+                "(`make run` writes one into .env for development).",
+                id="portal.E002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_zoho_client(**kwargs: Any) -> list[CheckMessage]:
+    if settings.ZOHO_CLIENT_ID and settings.ZOHO_CLIENT_SECRET:
+        return []
+    level = Warning if settings.DEBUG else Error
+    return [
+        level(
+            "ZOHO_CLIENT_ID and ZOHO_CLIENT_SECRET are not both set: nobody can connect.",
+            hint="Register a Server-based client at api-console.zoho.com.",
+            id="portal.E003",
+        )
+    ]
+
+
+@register(deploy=True)
+def check_https_to_zoho(**kwargs: Any) -> list[CheckMessage]:
+    """Outside development every Zoho URL and the redirect URI must use https."""
+    if settings.DEBUG:
+        return []
+    problems: list[CheckMessage] = []
+    for dc in zoho.data_centres().values():
+        for url in (dc.accounts_url, dc.desk_url):
+            if urlsplit(url).scheme != "https":
+                problems.append(Error(f"{dc.code}: {url} is not https.", id="portal.E004"))
+    if urlsplit(settings.ZOHO_REDIRECT_URI).scheme != "https":
+        problems.append(Error("ZOHO_REDIRECT_URI must use https.", id="portal.E005"))
+    return problems

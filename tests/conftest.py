@@ -33,3 +33,46 @@ def bob(make_user) -> User:
 @pytest.fixture
 def staff(make_user) -> User:
     return make_user("staff@example.com", is_staff=True)
+
+
+GRANT_REFRESH_TOKEN = "1000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+GRANT_ACCESS_TOKEN = "1000.cccccccccccccccccccccccccccccccc.dddddddddddddddddddddddddddddddd"
+
+
+@pytest.fixture
+def make_grant(db, alice):
+    """Build a grant in code (no Zoho involved) with known token values for leak checks."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.crypto import encrypt_token
+    from portal.models import ZohoGrant
+
+    def make(**overrides) -> ZohoGrant:
+        now = timezone.now()
+        grant = ZohoGrant(
+            user=overrides.pop("user", alice),
+            data_centre="eu",
+            accounts_server="http://127.0.0.1:8000/sandbox/eu/accounts",
+            desk_base_url="http://127.0.0.1:8000/sandbox/eu/desk/api/v1",
+            api_domain="https://www.zohoapis.eu",
+            zoho_user_id="20000001",
+            zoho_email="agent@example.eu",
+            display_name="Agent Example",
+            organizations=[{"id": "70000001", "name": "Example Support"}],
+            scope="Desk.basic.READ,Desk.settings.READ,AaaServer.profile.READ",
+            access_token_expires_at=now + timedelta(hours=1),
+            connected_at=now,
+            last_refreshed_at=now,
+        )
+        for name, value in overrides.items():
+            setattr(grant, name, value)
+        grant.refresh_token_encrypted = encrypt_token(GRANT_REFRESH_TOKEN, context=str(grant.pk))
+        grant.access_token_encrypted = encrypt_token(GRANT_ACCESS_TOKEN, context=str(grant.pk))
+        grant.save()
+        return grant
+
+    make.refresh_token = GRANT_REFRESH_TOKEN
+    make.access_token = GRANT_ACCESS_TOKEN
+    return make

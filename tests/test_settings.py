@@ -37,3 +37,39 @@ def test_start_up_refuses_a_database_that_is_not_postgres():
     result = start_django(DATABASE_URL="sqlite:///tmp/x.sqlite3")
     assert result.returncode != 0
     assert "PostgreSQL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [("", "TOKEN_ENCRYPTION_KEYS is empty"), ("not-a-key", "not a Fernet key")],
+)
+def test_start_up_refuses_missing_or_malformed_token_keys_with_debug_off(keys, message):
+    result = start_django(DEBUG="0", TOKEN_ENCRYPTION_KEYS=keys)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_start_up_refuses_the_secret_key_as_token_key():
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    result = start_django(
+        DEBUG="0", SECRET_KEY=key + "-padding-to-be-long", TOKEN_ENCRYPTION_KEYS=key
+    )
+    assert result.returncode == 0  # different values are fine
+    result = start_django(DEBUG="0", SECRET_KEY=key, TOKEN_ENCRYPTION_KEYS=key)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_checks_flag_bad_keys_and_plain_http_zoho(settings):
+    from portal import checks
+
+    settings.TOKEN_ENCRYPTION_KEYS = ["nope"]
+    assert [m.id for m in checks.check_token_keys()] == ["portal.E002"]
+    settings.DEBUG = False
+    ids = {m.id for m in checks.check_https_to_zoho()}
+    assert ids == {"portal.E004", "portal.E005"}  # the sandbox and redirect URI are http
+    settings.SANDBOX_ENABLED = False
+    settings.ZOHO_REDIRECT_URI = "https://portal.example/connections/callback/"
+    assert checks.check_https_to_zoho() == []

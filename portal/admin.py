@@ -1,0 +1,34 @@
+"""Grants in the Django admin: read-only, and no token material, not even ciphertext."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from portal.models import ZohoGrant
+
+SECRET_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
+
+
+@admin.register(ZohoGrant)
+class ZohoGrantAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "user", "data_centre", "status", "connected_at", "last_refreshed_at")
+    list_filter = ("status", "data_centre")
+    search_fields = ("zoho_email", "zoho_user_id", "user__email", "=id")
+    exclude = SECRET_FIELDS
+    readonly_fields = tuple(
+        field.name for field in ZohoGrant._meta.fields if field.name not in SECRET_FIELDS
+    )
+    list_select_related = ("user",)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).defer(*SECRET_FIELDS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
