@@ -4,7 +4,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import list_events, record_event
@@ -12,6 +15,7 @@ from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
 from portal.models import ZohoGrant
+from portal.status import GrantRow, grant_row
 
 logger = logging.getLogger("portal.grants")
 
@@ -23,6 +27,33 @@ def grants_for_user(user: object) -> QuerySet[ZohoGrant]:
         .defer("refresh_token_encrypted", "access_token_encrypted")
         .order_by("-created_at")
     )
+
+
+def grant_rows_for_user(user: object) -> list[GrantRow]:
+    """The user's visible grants as display rows (hidden revoked ones left out)."""
+    now = timezone.now()
+    return [
+        grant_row(grant, now=now) for grant in grants_for_user(user).filter(hidden_at__isnull=True)
+    ]
+
+
+def grant_for_user(user: object, grant_id: object) -> ZohoGrant:
+    """One of the user's grants; ``Http404`` for anyone else's, exactly as for a missing one."""
+    grant = grants_for_user(user).filter(pk=grant_id).first()
+    if grant is None:
+        raise Http404("No such connection.")
+    return grant
+
+
+def hide_grant(*, grant: ZohoGrant, actor: object) -> bool:
+    """Take a revoked grant off its owner's list (the row and its audit trail stay)."""
+    with transaction.atomic():
+        hidden = ZohoGrant.objects.filter(
+            pk=grant.pk, status=ZohoGrant.Status.REVOKED, hidden_at__isnull=True
+        ).update(hidden_at=timezone.now())
+        if hidden:
+            record_event(action=AuditEvent.Action.HIDDEN, actor=actor, grant=grant)
+    return bool(hidden)
 
 
 @sensitive_variables("token")
@@ -56,6 +87,13 @@ EVENT_LABELS = {
     AuditEvent.Action.RECONNECTED: "Reconnected",
     AuditEvent.Action.SUPERSEDED_TOKEN_REVOKED: "Replaced token revoked at Zoho",
     AuditEvent.Action.SUPERSEDED_TOKEN_REVOKE_FAILED: "Replaced token could not be revoked",
+    AuditEvent.Action.TESTED: "Connection tested",
+    AuditEvent.Action.REFRESHED: "Access token refreshed",
+    AuditEvent.Action.REFRESH_FAILED: "Refresh failed",
+    AuditEvent.Action.REVOKE_REQUESTED: "Revocation requested",
+    AuditEvent.Action.REVOKED: "Revoked",
+    AuditEvent.Action.REVOKE_FAILED: "Revocation not confirmed by Zoho yet",
+    AuditEvent.Action.HIDDEN: "Removed from the list",
 }
 
 

@@ -48,6 +48,7 @@ class ZohoGrant(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by_repr = models.CharField(max_length=254, blank=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=64, blank=True)
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import views
+from portal import grant_views, views
 
 app_name = "portal"
 
@@ -12,7 +12,16 @@ portal_patterns = [
     path("connections/connect/", views.connect_start, name="connect"),
     path("connections/callback/", views.callback, name="callback"),
     path("connections/failed/", views.connect_failed, name="connect_failed"),
-    path("connections/<uuid:grant_id>/", views.grant_detail, name="grant_detail"),
+    path("connections/<uuid:grant_id>/", grant_views.grant_detail, name="grant_detail"),
+    path("connections/<uuid:grant_id>/test/", grant_views.grant_test, name="grant_test"),
+    path("connections/<uuid:grant_id>/refresh/", grant_views.grant_refresh, name="grant_refresh"),
+    path(
+        "connections/<uuid:grant_id>/reconnect/",
+        grant_views.grant_reconnect,
+        name="grant_reconnect",
+    ),
+    path("connections/<uuid:grant_id>/revoke/", grant_views.grant_revoke, name="grant_revoke"),
+    path("connections/<uuid:grant_id>/hide/", grant_views.grant_hide, name="grant_hide"),
     path("healthz", views.healthz, name="healthz"),
 ]
 

@@ -1,10 +1,8 @@
 """User-facing pages: landing, connections, connect and callback, grant detail, health."""
 
-from uuid import UUID
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -25,7 +23,7 @@ def connections(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/connections.html",
-        {"grants": grants.grants_for_user(request.user), "connect_form": ConnectForm()},
+        {"rows": grants.grant_rows_for_user(request.user), "connect_form": ConnectForm()},
     )
 
 
@@ -86,14 +84,6 @@ def connect_failed(request: HttpRequest) -> HttpResponse:
         {"message": message, "connect_form": ConnectForm()},
         status=400,
     )
-
-
-def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = grants.grants_for_user(request.user).filter(pk=grant_id).first()
-    if grant is None:
-        raise Http404("No such connection.")
-    history = grants.grant_history(grant=grant, viewer_id=request.user.pk)
-    return render(request, "portal/grant_detail.html", {"grant": grant, "history": history})
 
 
 @login_not_required

@@ -1,0 +1,84 @@
+"""Proving a grant works: a fresh token, then Desk's organizations and the agent behind it.
+
+Used by the dashboard's "Test connection" and by the background health check.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent
+from portal import tokens, zoho
+from portal.models import ZohoGrant
+from portal.status import error_words
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    organization: str = ""
+    agent: str = ""
+
+
+def check_connection(*, grant_id: object, actor: object = None) -> CheckResult:
+    """Get a token through the token service and call Desk with it; audit the outcome."""
+    try:
+        result = _check(grant_id)
+    except tokens.GrantError as error:
+        result = CheckResult(ok=False, message=tokens.error_message(error))
+    _record(grant_id, actor, result)
+    return result
+
+
+def _check(grant_id: object) -> CheckResult:
+    grant = ZohoGrant.objects.only("pk", "data_centre").get(pk=grant_id)
+    dc = zoho.data_centre(grant.data_centre)
+    for attempt in (1, 2):
+        issued = tokens.get_access_token(grant_id=grant_id, force_refresh=attempt == 2)
+        try:
+            orgs = zoho.organizations(dc=dc, access_token=issued.access_token)
+            agent = (
+                zoho.myinfo(dc=dc, access_token=issued.access_token, org_id=orgs[0].id)
+                if orgs
+                else None
+            )
+        except zoho.ZohoRejected as error:
+            if attempt == 1 and error.code == "invalid_oauth":
+                continue  # Zoho dropped this access token early: refresh once and retry
+            tokens.mark_rejected(grant_id=grant_id, error=error)
+            return CheckResult(ok=False, message=error_words(error.code))
+        except zoho.ZohoError as error:
+            return CheckResult(ok=False, message=error_words(error.code))
+        _store_organizations(grant_id, orgs)
+        org_name = orgs[0].name if orgs else ""
+        agent_name = agent.name if agent else ""
+        message = f"Zoho Desk answered: organization {org_name or 'none'}"
+        return CheckResult(
+            True, f"{message}, agent {agent_name or 'unknown'}.", org_name, agent_name
+        )
+    raise AssertionError("unreachable: the second attempt returns")
+
+
+def _store_organizations(grant_id: object, orgs: list[zoho.DeskOrganization]) -> None:
+    now = timezone.now()
+    fields = {"last_checked_at": now, "last_used_at": now}
+    if orgs:
+        fields["organizations"] = [{"id": org.id, "name": org.name} for org in orgs]
+    ZohoGrant.objects.filter(pk=grant_id).update(**fields)
+
+
+def _record(grant_id: object, actor: object, result: CheckResult) -> None:
+    grant = ZohoGrant.objects.only("pk", "zoho_email", "zoho_user_id", "data_centre").get(
+        pk=grant_id
+    )
+    with transaction.atomic():
+        record_event(
+            action=AuditEvent.Action.TESTED,
+            actor=actor,
+            grant=grant,
+            outcome=AuditEvent.Outcome.SUCCESS if result.ok else AuditEvent.Outcome.FAILURE,
+            detail={"message": result.message[:200]},
+        )

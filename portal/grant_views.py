@@ -1,0 +1,82 @@
+"""Pages and actions on one grant; every lookup is scoped to the signed-in owner."""
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal import connect, grants, tokens
+from portal.checkup import check_connection
+from portal.csp import allow_zoho_form_targets
+from portal.revocation import RevokeOutcome, revoke_grant
+from portal.status import grant_row, minutes_text
+
+
+@allow_zoho_form_targets
+def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = grants.grant_for_user(request.user, grant_id)
+    context = {
+        "row": grant_row(grant, now=timezone.now()),
+        "history": grants.grant_history(grant=grant, viewer_id=request.user.pk),
+    }
+    return render(request, "portal/grant_detail.html", context)
+
+
+@require_POST
+def grant_test(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = grants.grant_for_user(request.user, grant_id)
+    result = check_connection(grant_id=grant.pk, actor=request.user)
+    (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect("portal:grant_detail", grant.pk)
+
+
+@require_POST
+def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = grants.grant_for_user(request.user, grant_id)
+    try:
+        issued = tokens.force_refresh(grant_id=grant.pk)
+    except tokens.GrantError as error:
+        messages.error(request, tokens.error_message(error))
+    else:
+        left = minutes_text((issued.expires_at - timezone.now()).total_seconds())
+        verb = "Refreshed" if issued.refreshed else "Already refreshed moments ago"
+        messages.success(request, f"{verb}: the access token is valid {left}.")
+    return redirect("portal:grant_detail", grant.pk)
+
+
+@require_POST
+def grant_reconnect(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = grants.grant_for_user(request.user, grant_id)
+    region = "cn" if grant.data_centre == "cn" else "global"
+    return HttpResponseRedirect(connect.start_connect(request=request, region=region, grant=grant))
+
+
+@require_http_methods(["GET", "POST"])
+def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = grants.grant_for_user(request.user, grant_id)
+    row = grant_row(grant, now=timezone.now())
+    if request.method == "GET" or not row.can_revoke:
+        return render(request, "portal/grant_revoke.html", {"row": row})
+    outcome = revoke_grant(grant_id=grant.pk, actor=request.user, request=request)
+    if outcome == RevokeOutcome.REVOKED:
+        messages.success(request, "Revoked. Zoho confirmed, and the stored tokens were deleted.")
+    else:
+        messages.warning(
+            request,
+            "Revoking: no token is handed out any more, but Zoho did not confirm yet. "
+            "We will keep trying in the background.",
+        )
+    return redirect("portal:grant_detail", grant.pk)
+
+
+@require_POST
+def grant_hide(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = grants.grant_for_user(request.user, grant_id)
+    if grants.hide_grant(grant=grant, actor=request.user):
+        messages.success(request, "Removed from your list. Its history is kept.")
+    else:
+        messages.error(request, "Only revoked connections can be removed from the list.")
+    return redirect("portal:connections")

@@ -1,0 +1,103 @@
+"""Revoking a grant: stop hand-out at once, then revoke at Zoho and wipe the secrets.
+
+Two steps, each under the grant's row lock (so revoke and refresh never interleave):
+1. mark REVOKING and commit — from this moment no token is handed out;
+2. call Zoho's revoke endpoint with the refresh token; on success (or when Zoho no longer
+   knows the token) wipe both ciphertexts and mark REVOKED. When Zoho cannot be reached the
+   grant stays REVOKING and the background task finishes it later.
+"""
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent
+from portal import zoho
+from portal.crypto import TokenDecryptError, decrypt_token
+from portal.models import ZohoGrant
+
+logger = logging.getLogger("portal.revocation")
+Status = ZohoGrant.Status
+Action = AuditEvent.Action
+
+
+class RevokeOutcome(StrEnum):
+    REVOKED = "revoked"
+    PENDING = "pending"  # still REVOKING: Zoho did not confirm yet
+
+
+def revoke_grant(
+    *, grant_id: object, actor: Any = None, request: HttpRequest | None = None, reason: str = ""
+) -> RevokeOutcome:
+    """Revoke a grant for its owner, an admin or the API (``actor`` None means the portal)."""
+    with transaction.atomic():
+        grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
+        if grant.status == Status.REVOKED:
+            return RevokeOutcome.REVOKED
+        if grant.status != Status.REVOKING:
+            grant.status = Status.REVOKING
+            grant.revoked_by_repr = str(actor or "Desk Connect")[:254]
+            grant.save(update_fields=["status", "revoked_by_repr", "updated_at"])
+            detail = {"reason": reason} if reason else {}
+            record_event(
+                action=Action.REVOKE_REQUESTED,
+                actor=actor,
+                request=request,
+                grant=grant,
+                detail=detail,
+            )
+    return finish_revocation(grant_id=grant_id, actor=actor, request=request)
+
+
+@sensitive_variables("token")
+def finish_revocation(
+    *, grant_id: object, actor: Any = None, request: HttpRequest | None = None
+) -> RevokeOutcome:
+    """Revoke a REVOKING grant's refresh token at Zoho and wipe it; safe to repeat."""
+    with transaction.atomic():
+        grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
+        if grant.status == Status.REVOKED:
+            return RevokeOutcome.REVOKED
+        if grant.status != Status.REVOKING:
+            raise ValueError(f"grant {grant.pk} is {grant.status}, not revoking")
+        note = "confirmed"
+        try:
+            if grant.refresh_token_encrypted is not None:
+                token = decrypt_token(grant.refresh_token_encrypted, context=str(grant.pk))
+                zoho.revoke(dc=zoho.data_centre(grant.data_centre), token=token)
+        except TokenDecryptError:
+            note = "token_unreadable"
+        except zoho.ZohoError as error:
+            grant.failure_count += 1
+            grant.last_error = error.code
+            grant.save(update_fields=["failure_count", "last_error", "updated_at"])
+            record_event(
+                action=Action.REVOKE_FAILED,
+                actor=actor,
+                request=request,
+                grant=grant,
+                outcome=AuditEvent.Outcome.FAILURE,
+                detail={"error": error.code},
+            )
+            return RevokeOutcome.PENDING
+        _wipe(grant)
+        record_event(
+            action=Action.REVOKED, actor=actor, request=request, grant=grant, detail={"zoho": note}
+        )
+    return RevokeOutcome.REVOKED
+
+
+def _wipe(grant: ZohoGrant) -> None:
+    grant.status = Status.REVOKED
+    grant.refresh_token_encrypted = None
+    grant.access_token_encrypted = None
+    grant.access_token_expires_at = None
+    grant.revoked_at = timezone.now()
+    grant.last_error = ""
+    grant.save()

@@ -1,0 +1,143 @@
+"""What a grant's status means right now, computed in one place from stored state and clock.
+
+Views and templates get :class:`GrantRow` values ready to display; they never see a model
+instance with ciphertext and never do date arithmetic.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from portal.models import ZohoGrant
+
+Status = ZohoGrant.Status
+
+ERROR_WORDS = {
+    "timeout": "Zoho did not answer in time.",
+    "connection_failed": "Zoho could not be reached.",
+    "tls_error": "Zoho's server certificate could not be verified.",
+    "throttled": "Zoho asked us to slow down (too many token requests).",
+    "malformed_response": "Zoho sent an answer we could not read.",
+    "response_too_large": "Zoho sent an unexpectedly large answer.",
+    "invalid_code": "Zoho no longer accepts this grant: it was revoked in Zoho, or replaced "
+    "because the Zoho user passed Zoho's limit of 20 connections per app.",
+    "invalid_grant": "Zoho no longer accepts this grant.",
+    "invalid_token": "Zoho no longer accepts this grant.",
+    "invalid_client": "The portal's Zoho client was changed or removed.",
+    "invalid_client_secret": "The portal's Zoho client secret was changed.",
+    "token_unreadable": "The stored token could not be decrypted.",
+    "invalid_oauth": "Zoho Desk rejected the access token.",
+    "scope_mismatch": "The grant lacks a permission Zoho Desk needs.",
+}
+
+ICONS = {
+    "active": "✓",
+    "idle": "○",
+    "trouble": "⚠",
+    "needs_reconnect": "✕",
+    "revoking": "↻",
+    "revoked": "—",
+}
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    id: UUID
+    title: str
+    organizations: str
+    zoho_email: str
+    zoho_user_id: str
+    display_name: str
+    data_centre: str
+    scopes: list[str]
+    status_key: str
+    status_label: str
+    status_icon: str
+    status_detail: str
+    connected_at: datetime | None
+    last_used_at: datetime | None
+    last_refreshed_at: datetime | None
+    access_token_expires_at: datetime | None
+    revoked_at: datetime | None
+    can_test: bool
+    can_refresh: bool
+    can_reconnect: bool
+    can_revoke: bool
+    can_hide: bool
+
+
+def error_words(code: str) -> str:
+    """A plain sentence for a stored error code."""
+    if code.startswith("http_5"):
+        return "Zoho answered with a server error."
+    return ERROR_WORDS.get(code, "Zoho answered unexpectedly.") if code else ""
+
+
+def minutes_text(seconds: float) -> str:
+    minutes = max(int(seconds // 60), 0)
+    if minutes < 1:
+        return "for less than a minute more"
+    return f"for {minutes} more minute{'s' if minutes != 1 else ''}"
+
+
+def _status(grant: ZohoGrant, now: datetime) -> tuple[str, str]:
+    """(key, detail) of the status a person should see."""
+    if grant.status == Status.ACTIVE:
+        expires = grant.access_token_expires_at
+        if expires and expires > now:
+            return "active", f"Access token valid {minutes_text((expires - now).total_seconds())}."
+        proven = grant.last_refreshed_at
+        when = f"{proven:%d %b %Y, %H:%M} UTC" if proven else "connection time"
+        return "idle", f"No live access token; the grant was last proven good at {when}."
+    if grant.status == Status.TROUBLE:
+        return "trouble", f"{error_words(grant.last_error)} Retrying."
+    if grant.status == Status.NEEDS_RECONNECT:
+        return "needs_reconnect", error_words(grant.last_error) or "Zoho rejected the grant."
+    if grant.status == Status.REVOKING:
+        return (
+            "revoking",
+            "Revocation asked for; waiting for Zoho to confirm. No token is handed out.",
+        )
+    who = grant.revoked_by_repr or "Desk Connect"
+    when = f"{grant.revoked_at:%d %b %Y, %H:%M} UTC" if grant.revoked_at else "an unknown time"
+    return "revoked", f"Revoked on {when} by {who}."
+
+
+LABELS = {
+    "active": "Active",
+    "idle": "Idle",
+    "trouble": "Upstream trouble",
+    "needs_reconnect": "Needs reconnect",
+    "revoking": "Revoking",
+    "revoked": "Revoked",
+}
+
+
+def grant_row(grant: ZohoGrant, *, now: datetime) -> GrantRow:
+    key, detail = _status(grant, now)
+    live = key in ("active", "idle", "trouble")
+    orgs = ", ".join(org.get("name") or org.get("id", "") for org in grant.organizations)
+    return GrantRow(
+        id=grant.pk,
+        title=orgs or grant.zoho_email or grant.zoho_user_id,
+        organizations=orgs,
+        zoho_email=grant.zoho_email,
+        zoho_user_id=grant.zoho_user_id,
+        display_name=grant.display_name,
+        data_centre=grant.data_centre.upper(),
+        scopes=[scope for scope in grant.scope.split(",") if scope],
+        status_key=key,
+        status_label=LABELS[key],
+        status_icon=ICONS[key],
+        status_detail=detail,
+        connected_at=grant.connected_at,
+        last_used_at=grant.last_used_at,
+        last_refreshed_at=grant.last_refreshed_at,
+        access_token_expires_at=grant.access_token_expires_at if key == "active" else None,
+        revoked_at=grant.revoked_at,
+        can_test=live,
+        can_refresh=live,
+        can_reconnect=key != "revoking",
+        can_revoke=key not in ("revoked",),
+        can_hide=key == "revoked",
+    )
