@@ -75,6 +75,9 @@ class AuditEvent(models.Model):
         REVOKED = "grant.revoked"
         REVOKE_FAILED = "grant.revoke_failed"
         HIDDEN = "grant.hidden"
+        TOKEN_ISSUED = "grant.token_issued"
+        SERVICE_KEY_CREATED = "service_key.created"
+        SERVICE_KEY_REVOKED = "service_key.revoked"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

@@ -1,0 +1,108 @@
+"""Handing an access token to a service key, audited once per token and key."""
+
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent
+from portal import tokens
+from portal.api.caller import Caller, GrantState
+from portal.api.problems import api_response, problem
+from portal.crypto import TokenDecryptError, decrypt_token
+from portal.models import ServiceKey, ZohoGrant
+
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@sensitive_variables("token")
+def access_token_response(
+    *, caller: Caller, grant: GrantState, min_valid: timedelta, force: bool
+) -> JsonResponse:
+    """The JSON answer for ``POST /grants/{id}/access-token``."""
+    if not grant.owner_is_active:
+        return problem("user_inactive", 409)
+    if grant.status not in tokens.HANDS_OUT:
+        return problem(grant.status, 409)
+    now = timezone.now()
+    last = grant.last_refreshed_at
+    if force and last and now - last < tokens.FORCE_REFRESH_INTERVAL:
+        wait = tokens.FORCE_REFRESH_INTERVAL - (now - last)
+        return problem("refresh_too_soon", 429, retry_after=int(wait.total_seconds()) + 1)
+    expires, api_domain = grant.access_token_expires_at, grant.api_domain
+    already_issued = grant.already_issued
+    try:
+        if not force and expires and expires > now + min_valid and grant.access_token_encrypted:
+            token = decrypt_token(grant.access_token_encrypted, context=str(grant.id))
+        else:
+            issued = tokens.get_access_token(
+                grant_id=grant.id, min_valid=min_valid, force_refresh=force
+            )
+            token, expires, api_domain = issued.access_token, issued.expires_at, issued.api_domain
+            already_issued = False
+    except TokenDecryptError:
+        return problem("token_unreadable", 409)
+    except tokens.GrantInactive as error:
+        return problem(error.code, 409)
+    except tokens.GrantError as error:
+        return problem(error.code, 503, retry_after=error.retry_after or 5)
+    if not already_issued:
+        _record_issuance(caller, grant, expires)
+    _touch(caller, grant, now)
+    return api_response(
+        {
+            "access_token": token,
+            "token_type": "Zoho-oauthtoken",
+            "expires_at": expires.isoformat(),
+            "api_domain": api_domain,
+            "desk_api_base": grant.desk_base_url,
+            "org_ids": [org.get("id") for org in grant.organizations],
+            "grant_status": "active",
+        }
+    )
+
+
+_INSERT = """
+INSERT INTO portal_tokenissuance
+    (service_key_id, grant_id, access_token_expires_at, first_issued_at)
+VALUES (%s, %s, %s, now())
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+def _record_issuance(caller: Caller, grant: GrantState, expires: object) -> None:
+    """First time this key receives this token: one issuance row and one audit event."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT, [caller.key_id, grant.id, expires])
+            inserted = cursor.fetchone()
+        if inserted:
+            record_event(
+                action=AuditEvent.Action.TOKEN_ISSUED,
+                actor=caller,
+                grant=_GrantLabel(grant.id),
+                detail={"service_key": str(caller), "expires_at": str(expires)},
+            )
+
+
+class _GrantLabel:
+    """What the audit log needs of a grant: its id, and a label without secrets."""
+
+    def __init__(self, pk: object) -> None:
+        self.pk = pk
+
+    def __str__(self) -> str:
+        return f"grant {self.pk}"
+
+
+def _touch(caller: Caller, grant: GrantState, now: object) -> None:
+    """Keep "last used" roughly current without writing on every request."""
+    stale = now - TOUCH_INTERVAL  # type: ignore[operator]
+    if caller.key_last_used_at is None or caller.key_last_used_at < stale:
+        ServiceKey.objects.filter(pk=caller.key_id).update(last_used_at=now)
+    if grant.last_used_at is None or grant.last_used_at < stale:
+        ZohoGrant.objects.filter(pk=grant.id).update(last_used_at=now)

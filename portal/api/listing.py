@@ -1,0 +1,104 @@
+"""Grant listings for the API: filters, keyset pagination, and never any token."""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Q
+from django.http import QueryDict
+
+from portal.models import ZohoGrant
+
+PAGE_SIZE = 50
+_FIELDS = (
+    "id",
+    "user_id",
+    "user__email",
+    "data_centre",
+    "zoho_user_id",
+    "zoho_email",
+    "organizations",
+    "scope",
+    "status",
+    "api_domain",
+    "desk_base_url",
+    "access_token_expires_at",
+    "created_at",
+    "connected_at",
+    "last_refreshed_at",
+    "last_used_at",
+    "revoked_at",
+    "last_error",
+)
+
+
+def _payload(row: dict[str, Any]) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": str(row["id"]),
+        "status": row["status"],
+        "owner": {"id": row["user_id"], "email": row["user__email"]},
+        "data_centre": row["data_centre"],
+        "zoho_user_id": row["zoho_user_id"],
+        "zoho_email": row["zoho_email"],
+        "organizations": row["organizations"],
+        "scopes": [scope for scope in row["scope"].split(",") if scope],
+        "api_domain": row["api_domain"],
+        "desk_api_base": row["desk_base_url"],
+        "access_token_expires_at": when(row["access_token_expires_at"]),
+        "connected_at": when(row["connected_at"]),
+        "last_refreshed_at": when(row["last_refreshed_at"]),
+        "last_used_at": when(row["last_used_at"]),
+        "revoked_at": when(row["revoked_at"]),
+        "last_error": row["last_error"] or None,
+    }
+
+
+def grant_detail_payload(grant_id: object) -> dict[str, Any]:
+    return _payload(ZohoGrant.objects.filter(pk=grant_id).values(*_FIELDS).get())
+
+
+def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
+    """One page of grants matching the filters, or None when a filter value is invalid."""
+    grants = ZohoGrant.objects.all()
+    if email := query.get("email"):
+        grants = grants.filter(user__email__iexact=email[:254])
+    if user_id := query.get("user_id"):
+        if not user_id.isdigit() or len(user_id) > 18:
+            return None
+        grants = grants.filter(user_id=int(user_id))
+    if org_id := query.get("org_id"):
+        grants = grants.filter(organizations__contains=[{"id": org_id[:32]}])
+    if status := query.get("status"):
+        if status not in ZohoGrant.Status.values:
+            return None
+        grants = grants.filter(status=status)
+    if cursor := query.get("cursor"):
+        position = _decode_cursor(cursor)
+        if position is None:
+            return None
+        created, pk = position
+        grants = grants.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+    rows = list(grants.order_by("-created_at", "-id").values(*_FIELDS)[: PAGE_SIZE + 1])
+    page = rows[:PAGE_SIZE]
+    after = _encode_cursor(page[-1]) if len(rows) > PAGE_SIZE else None
+    return {"grants": [_payload(row) for row in page], "next_cursor": after}
+
+
+def _encode_cursor(row: dict[str, Any]) -> str:
+    raw = json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor[:200] + "=" * (-len(cursor[:200]) % 4))
+        created, pk = json.loads(raw)
+        return datetime.fromisoformat(created), str(UUID(pk))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,189 @@
+"""The OpenAPI 3.1 description of the token API (kept next to the views it describes)."""
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+GRANT_ID = {
+    "name": "grant_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+WHEN = {"type": ["string", "null"], "format": "date-time"}
+
+GRANT = {
+    "type": "object",
+    "required": ["id", "status", "owner", "data_centre", "zoho_user_id", "organizations"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"enum": ["active", "trouble", "needs_reconnect", "revoking", "revoked"]},
+        "owner": {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}, "email": {"type": "string"}},
+        },
+        "data_centre": {"type": "string"},
+        "zoho_user_id": {"type": "string"},
+        "zoho_email": {"type": "string"},
+        "organizations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+        "scopes": {"type": "array", "items": {"type": "string"}},
+        "api_domain": {"type": "string"},
+        "desk_api_base": {"type": "string"},
+        "access_token_expires_at": WHEN,
+        "connected_at": WHEN,
+        "last_refreshed_at": WHEN,
+        "last_used_at": WHEN,
+        "revoked_at": WHEN,
+        "last_error": {"type": ["string", "null"]},
+    },
+}
+
+ACCESS_TOKEN = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_at", "api_domain", "desk_api_base"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"const": "Zoho-oauthtoken"},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "api_domain": {"type": "string"},
+        "desk_api_base": {"type": "string"},
+        "org_ids": {"type": "array", "items": {"type": "string"}},
+        "grant_status": {"const": "active"},
+    },
+}
+
+
+def _op(summary: str, ok: dict[str, Any], errors: list[str], **extra: Any) -> dict[str, Any]:
+    responses: dict[str, Any] = {**ok}
+    responses.update({code: PROBLEM for code in errors})
+    return {"summary": summary, "responses": responses, **extra}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Desk Connect token API",
+        "version": "1.0.0",
+        "description": "Fresh Zoho Desk access tokens for the app's backend. Authenticate with "
+        "`Authorization: Bearer <service key>`; sessions and cookies are ignored.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"serviceKey": []}],
+    "paths": {
+        "/grants": {
+            "get": _op(
+                "List grants",
+                {
+                    "200": _json(
+                        "A page of grants",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "grants": {"type": "array", "items": GRANT},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                    )
+                },
+                ["400", "401"],
+                parameters=[
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in (
+                        ("email", {"type": "string", "maxLength": 254}),
+                        ("user_id", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
+                        ("org_id", {"type": "string", "maxLength": 32}),
+                        ("status", GRANT["properties"]["status"]),
+                        ("cursor", {"type": "string", "maxLength": 200}),
+                    )
+                ],
+            )
+        },
+        "/grants/{grant_id}": {
+            "get": _op(
+                "One grant's status and metadata (never a token)",
+                {"200": _json("The grant", GRANT)},
+                ["401", "404"],
+                parameters=[GRANT_ID],
+            )
+        },
+        "/grants/{grant_id}/access-token": {
+            "post": _op(
+                "A fresh access token (refreshed once, however many callers ask)",
+                {"200": _json("An access token", ACCESS_TOKEN)},
+                ["400", "401", "404", "409", "429", "503"],
+                parameters=[GRANT_ID],
+                requestBody={
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "min_valid_seconds": {
+                                        "type": "integer",
+                                        "minimum": 0,
+                                        "maximum": 3000,
+                                    },
+                                    "force_refresh": {"type": "boolean"},
+                                },
+                            }
+                        }
+                    },
+                },
+            )
+        },
+        "/grants/{grant_id}/revoke": {
+            "post": _op(
+                "Revoke the grant (hand-out stops at once)",
+                {
+                    "200": _json("Revoked at Zoho", {"type": "object"}),
+                    "202": _json("Revoking; Zoho has not confirmed yet", {"type": "object"}),
+                },
+                ["401", "404"],
+                parameters=[GRANT_ID],
+            )
+        },
+    },
+    "components": {
+        "securitySchemes": {"serviceKey": {"type": "http", "scheme": "bearer"}},
+        "responses": {
+            "Problem": {
+                "description": "RFC 9457 problem details with a stable code",
+                "content": {
+                    "application/problem+json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["type", "title", "status", "code"],
+                            "properties": {
+                                "type": {"type": "string"},
+                                "title": {"type": "string"},
+                                "status": {"type": "integer"},
+                                "code": {"type": "string"},
+                                "detail": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    },
+}
+
+
+@login_not_required
+@require_GET
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(DOCUMENT)

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from portal.api import openapi, views
+
+app_name = "api"
+
+urlpatterns = [
+    path("grants", views.grant_list, name="grant_list"),
+    path("grants/<uuid:grant_id>", views.grant_detail, name="grant_detail"),
+    path("grants/<uuid:grant_id>/access-token", views.access_token, name="access_token"),
+    path("grants/<uuid:grant_id>/revoke", views.grant_revoke, name="grant_revoke"),
+    path("openapi.json", openapi.openapi_document, name="openapi"),
+]

@@ -1,0 +1,99 @@
+"""The token API for the app's backend: service-key auth only, JSON, no sessions, no CSRF."""
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.api import caller as callers
+from portal.api import problems
+from portal.api.issuance import access_token_response
+from portal.api.listing import grant_detail_payload, grant_list_payload
+from portal.revocation import revoke_grant
+
+logger = logging.getLogger("portal.api")
+
+
+def service_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Authenticate by service key (never by session) before the view runs."""
+
+    @csrf_exempt
+    @login_not_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, grant_id: UUID | None = None, **kwargs: Any) -> HttpResponse:
+        found = callers.authenticate(request.headers.get("Authorization", ""), grant_id)
+        if found is None:
+            logger.warning("api: refused a request without a valid service key")
+            return problems.problem("unauthorized", 401)
+        caller, grant = found
+        if grant_id is not None and grant is None:
+            return problems.problem("not_found", 404)
+        return view(request, caller, grant, **kwargs) if grant_id else view(request, caller)
+
+    return wrapped
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@require_POST
+@service_api
+def access_token(
+    request: HttpRequest, caller: callers.Caller, grant: callers.GrantState
+) -> HttpResponse:
+    body = _json_body(request)
+    if body is None:
+        return problems.problem("bad_request", 400, detail="The body must be a JSON object.")
+    min_valid = body.get("min_valid_seconds", 300)
+    force = body.get("force_refresh", False)
+    if not isinstance(min_valid, int) or isinstance(min_valid, bool) or not 0 <= min_valid <= 3000:
+        return problems.problem("bad_request", 400, detail="min_valid_seconds: 0 to 3000.")
+    if not isinstance(force, bool):
+        return problems.problem("bad_request", 400, detail="force_refresh must be true or false.")
+    return access_token_response(
+        caller=caller, grant=grant, min_valid=timedelta(seconds=min_valid), force=force
+    )
+
+
+@require_GET
+@service_api
+def grant_detail(
+    request: HttpRequest, caller: callers.Caller, grant: callers.GrantState
+) -> JsonResponse:
+    return problems.api_response(grant_detail_payload(grant.id))
+
+
+@require_POST
+@service_api
+def grant_revoke(
+    request: HttpRequest, caller: callers.Caller, grant: callers.GrantState
+) -> JsonResponse:
+    outcome = revoke_grant(grant_id=grant.id, actor=caller, reason="requested through the API")
+    return problems.api_response(
+        {"id": str(grant.id), "grant_status": str(outcome) if outcome == "revoked" else "revoking"},
+        status=200 if outcome == "revoked" else 202,
+    )
+
+
+@require_GET
+@service_api
+def grant_list(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
+    payload = grant_list_payload(request.GET)
+    if payload is None:
+        return problems.problem("bad_request", 400, detail="Unknown filter value or cursor.")
+    return problems.api_response(payload)

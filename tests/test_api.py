@@ -1,0 +1,191 @@
+"""The token API: service-key auth, grant listing, hand-out from the cache, problems."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from portal.api.keys import create_service_key, revoke_service_key
+from portal.models import TokenIssuance, ZohoGrant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def service_key():
+    key, raw = create_service_key(name="desk app")
+    return raw
+
+
+def auth(raw):
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def post_token(client, grant, raw, body=None):
+    return client.post(
+        f"/api/v1/grants/{grant.pk}/access-token",
+        data=json.dumps(body or {}),
+        content_type="application/json",
+        **auth(raw),
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer nope", "Basic abc", "Bearer dck_000000000000_" + "x" * 43, "dck_only"],
+)
+def test_requests_without_a_valid_key_get_401_and_no_hint(client, make_grant, header):
+    grant = make_grant()
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    for url in (
+        f"/api/v1/grants/{grant.pk}",
+        "/api/v1/grants/00000000-0000-0000-0000-000000000000",
+    ):
+        response = client.get(url, **extra)
+        assert response.status_code == 401
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "unauthorized"
+
+
+def test_a_logged_in_browser_session_is_not_a_credential(client, make_grant, alice):
+    grant = make_grant()
+    client.force_login(alice)
+    assert client.get(f"/api/v1/grants/{grant.pk}").status_code == 401
+    assert post_token(client, grant, "").status_code == 401
+
+
+def test_revoked_and_expired_keys_stop_working(client, make_grant):
+    grant = make_grant()
+    key, raw = create_service_key(name="old")
+    assert client.get(f"/api/v1/grants/{grant.pk}", **auth(raw)).status_code == 200
+    revoke_service_key(key=key)
+    assert client.get(f"/api/v1/grants/{grant.pk}", **auth(raw)).status_code == 401
+    key2, raw2 = create_service_key(name="short", expires_in_days=1)
+    key2.expires_at = timezone.now() - timedelta(seconds=1)
+    key2.save()
+    assert client.get(f"/api/v1/grants/{grant.pk}", **auth(raw2)).status_code == 401
+
+
+def test_unknown_grant_is_404(client, service_key):
+    response = client.get(
+        "/api/v1/grants/00000000-0000-0000-0000-000000000000", **auth(service_key)
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_grant_detail_never_contains_tokens(client, make_grant, service_key):
+    grant = make_grant()
+    response = client.get(f"/api/v1/grants/{grant.pk}", **auth(service_key))
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    body = response.content.decode()
+    assert make_grant.refresh_token not in body and make_grant.access_token not in body
+    assert response.json()["status"] == "active"
+
+
+def test_fresh_cached_token_is_handed_out_and_audited_once(client, make_grant, service_key):
+    grant = make_grant()
+    for _ in range(3):
+        response = post_token(client, grant, service_key)
+        assert response.status_code == 200
+        assert response.json()["access_token"] == make_grant.access_token
+        assert response["Cache-Control"] == "no-store"
+    assert make_grant.refresh_token not in response.content.decode()
+    assert TokenIssuance.objects.count() == 1
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_ISSUED)
+    assert events.count() == 1
+    assert make_grant.access_token not in json.dumps(events.get().detail)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (ZohoGrant.Status.NEEDS_RECONNECT, "needs_reconnect"),
+        (ZohoGrant.Status.REVOKING, "revoking"),
+        (ZohoGrant.Status.REVOKED, "revoked"),
+    ],
+)
+def test_unusable_grants_answer_409_with_a_stable_code(
+    client, make_grant, service_key, status, code
+):
+    grant = make_grant(status=status)
+    response = post_token(client, grant, service_key)
+    assert response.status_code == 409
+    assert response.json()["code"] == code
+
+
+def test_deactivated_owner_gets_no_token(client, make_grant, service_key, alice):
+    grant = make_grant()
+    alice.is_active = False
+    alice.save()
+    response = post_token(client, grant, service_key)
+    assert response.status_code == 409
+    assert response.json()["code"] == "user_inactive"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"min_valid_seconds": -1}',
+        '{"min_valid_seconds": "5"}',
+        '{"force_refresh": "yes"}',
+        "[1]",
+        "{bad",
+    ],
+)
+def test_bad_bodies_are_400(client, make_grant, service_key, body):
+    grant = make_grant()
+    response = client.post(
+        f"/api/v1/grants/{grant.pk}/access-token",
+        data=body,
+        content_type="application/json",
+        **auth(service_key),
+    )
+    assert response.status_code == 400
+
+
+def test_force_refresh_right_after_a_refresh_is_429(client, make_grant, service_key):
+    grant = make_grant(last_refreshed_at=timezone.now())
+    response = post_token(client, grant, service_key, {"force_refresh": True})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+
+
+def test_listing_filters_and_paginates(client, make_grant, make_user, service_key):
+    carol = make_user("carol@example.com")
+    for n in range(55):
+        make_grant(zoho_user_id=str(n))
+    make_grant(user=carol, zoho_user_id="c1", organizations=[{"id": "999", "name": "Carol Co"}])
+    first = client.get("/api/v1/grants", **auth(service_key)).json()
+    assert len(first["grants"]) == 50 and first["next_cursor"]
+    second = client.get(f"/api/v1/grants?cursor={first['next_cursor']}", **auth(service_key)).json()
+    assert len(second["grants"]) == 6 and second["next_cursor"] is None
+    ids = {g["id"] for g in first["grants"]} | {g["id"] for g in second["grants"]}
+    assert len(ids) == 56
+    by_email = client.get("/api/v1/grants?email=CAROL@example.com", **auth(service_key)).json()
+    assert [g["zoho_user_id"] for g in by_email["grants"]] == ["c1"]
+    by_org = client.get("/api/v1/grants?org_id=999", **auth(service_key)).json()
+    assert len(by_org["grants"]) == 1
+    for bad in ("status=nope", "user_id=abc", "cursor=%%%", "cursor=bm90LWpzb24"):
+        assert client.get(f"/api/v1/grants?{bad}", **auth(service_key)).status_code == 400
+
+
+def test_create_service_key_command_prints_the_key_once(capsys):
+    call_command("create_service_key", "backend", "--expires", "30")
+    output = capsys.readouterr().out
+    raw = output.strip().splitlines()[-1]
+    assert raw.startswith("dck_")
+    from portal.models import ServiceKey
+
+    stored = ServiceKey.objects.get(name="backend")
+    assert raw not in stored.key_digest and stored.expires_at is not None
+
+
+def test_openapi_document_is_served(client):
+    document = client.get("/api/v1/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    assert "/grants/{grant_id}/access-token" in document["paths"]
