@@ -92,6 +92,8 @@ ZOHO_DC_DESK_URLS = {
 ZOHO_REDIRECT_URI = env.str(
     "ZOHO_REDIRECT_URI", default="http://127.0.0.1:8000/connections/callback/"
 )
+# Seconds any one call to Zoho may take (each phase; the whole body gets two more).
+ZOHO_HTTP_TIMEOUT = env.float("ZOHO_HTTP_TIMEOUT", default=10.0)
 ZOHO_SCOPES = env.list(
     "ZOHO_SCOPES", default=["Desk.basic.READ", "Desk.settings.READ", "AaaServer.profile.READ"]
 )

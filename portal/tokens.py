@@ -4,13 +4,14 @@ Hot path: one indexed read and a decrypt. Slow path: lock the grant row, re-read
 refresh only if it is still not fresh enough, so however many callers (threads, processes,
 machines) ask at once, one refresh reaches Zoho and everyone shares its result. The lock is
 held during the HTTP call on purpose; the Zoho client's deadline bounds it, and waiters give
-up after ``LOCK_WAIT`` with :class:`GrantBusy`.
+up after that deadline plus a margin with :class:`GrantBusy`.
 """
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -24,7 +25,6 @@ from portal.models import ZohoGrant
 logger = logging.getLogger("portal.tokens")
 
 REFRESH_MARGIN = timedelta(minutes=5)
-LOCK_WAIT = timedelta(seconds=15)
 HANDS_OUT = (ZohoGrant.Status.ACTIVE, ZohoGrant.Status.TROUBLE)
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
@@ -122,7 +122,8 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
 
 
 def _set_lock_timeout() -> None:
-    milliseconds = int(LOCK_WAIT.total_seconds() * 1000)
+    """Wait for another refresh at most as long as a Zoho call can last, plus a margin."""
+    milliseconds = int((float(settings.ZOHO_HTTP_TIMEOUT) + 5.0) * 1000)
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = {milliseconds}")
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.oauth2.base import OAuth2Error
+from django.conf import settings
 
 from portal.zoho.errors import (
     ZohoError,
@@ -21,8 +22,6 @@ from portal.zoho.errors import (
 logger = logging.getLogger("portal.zoho")
 
 USER_AGENT = "DeskConnectPortal/1.0"
-TIMEOUT = httpx2.Timeout(10.0, connect=5.0)
-TOTAL_SECONDS = 12.0
 MAX_BODY_BYTES = 512 * 1024
 
 REJECTED_ERRORS = {"invalid_code", "invalid_grant", "invalid_token", "invalid_request_token"}
@@ -61,11 +60,12 @@ class _BoundedStream(httpx2.SyncByteStream):
 class BoundedTransport(httpx2.BaseTransport):
     """Wraps a transport so every response body is bounded in size and total time."""
 
-    def __init__(self, inner: httpx2.BaseTransport | None = None) -> None:
+    def __init__(self, total_seconds: float, inner: httpx2.BaseTransport | None = None) -> None:
+        self._total_seconds = total_seconds
         self._inner = inner or httpx2.HTTPTransport(retries=0)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        deadline = time.monotonic() + TOTAL_SECONDS
+        deadline = time.monotonic() + self._total_seconds
         response = self._inner.handle_request(request)
         assert isinstance(response.stream, httpx2.SyncByteStream)
         return httpx2.Response(
@@ -80,12 +80,17 @@ class BoundedTransport(httpx2.BaseTransport):
 
 
 def client_options() -> dict[str, Any]:
-    """Keyword arguments every Zoho HTTP client is built with."""
+    """Keyword arguments every Zoho HTTP client is built with.
+
+    ``ZOHO_HTTP_TIMEOUT`` bounds each phase (connect at most 5 s) and, plus two seconds, the
+    whole body; a server dripping bytes cannot hold a request (or a grant's lock) longer.
+    """
+    seconds = float(settings.ZOHO_HTTP_TIMEOUT)
     return {
-        "timeout": TIMEOUT,
+        "timeout": httpx2.Timeout(seconds, connect=min(seconds, 5.0)),
         "follow_redirects": False,
         "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
-        "transport": BoundedTransport(),
+        "transport": BoundedTransport(seconds + 2.0),
         "trust_env": False,
     }
 
