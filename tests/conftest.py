@@ -76,3 +76,48 @@ def make_grant(db, alice):
     make.refresh_token = GRANT_REFRESH_TOKEN
     make.access_token = GRANT_ACCESS_TOKEN
     return make
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    """The Zoho sandbox on a live server, with every data centre pointed at it, reset."""
+    from tests.sandbox_control import SandboxControl
+
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    settings.ZOHO_REDIRECT_URI = f"{live_server.url}/connections/callback/"
+    settings.ZOHO_HTTP_TIMEOUT = 2.0
+    control = SandboxControl(settings.SANDBOX_BASE_URL)
+    control.reset()
+    return control
+
+
+class PortalBrowser:
+    """A person in the portal (Django's test client) who consents on the sandbox over HTTP."""
+
+    def __init__(self, client, sandbox) -> None:
+        self.client = client
+        self.sandbox = sandbox
+
+    def start(self, region: str = "global") -> str:
+        """Press Connect; return the Zoho authorize URL the portal redirected to."""
+        response = self.client.post("/connections/connect/", {"region": region})
+        assert response.status_code == 302, response.content[:300]
+        return response["Location"]
+
+    def callback(self, url: str):
+        """Follow Zoho's redirect back to the portal's callback."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        return self.client.get(f"{parts.path}?{parts.query}")
+
+    def connect(self, zuid: str, region: str = "global", approve: bool = True):
+        """The whole flow; returns the callback's response."""
+        callback_url = self.sandbox.consent(self.start(region), zuid=zuid, approve=approve)
+        return self.callback(callback_url)
+
+
+@pytest.fixture
+def portal(client, sandbox, alice) -> PortalBrowser:
+    client.force_login(alice)
+    return PortalBrowser(client, sandbox)
