@@ -1,0 +1,146 @@
+"""The HTTP side of fault switches: what a blocking fault answers, dropped connections, drip."""
+
+import json
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+
+from sandbox.models import Fault
+from sandbox.tokens import ACCESS_DENIED_BODY
+
+DRIP_LIMIT_SECONDS = 30.0
+HTML_PAGE = (
+    "<!doctype html><html><head><title>Zoho Accounts</title></head>"
+    "<body><h1>Sign in to access Zoho</h1><p>Our servers are being upgraded.</p></body></html>"
+)
+DESK_RATE_LIMIT = {
+    "errorCode": "TOO_MANY_REQUESTS",
+    "message": "You have exceeded the number of API calls allowed in this time window.",
+}
+
+
+def blocking_response(request: HttpRequest, fault: Fault, *, desk: bool) -> HttpResponseBase:
+    """What a blocking fault answers instead of the endpoint."""
+    params: dict[str, Any] = fault.params
+    kind = fault.kind
+    if kind in ("reset", "hang"):
+        if kind == "hang":
+            time.sleep(float(params.get("seconds", 30)))
+        return drop_connection(request)
+    if kind == "status":
+        return _status(params)
+    if kind == "malformed_json":
+        body = '{"data": [{"id": 1' if desk else '{"access_token": "1000.'
+        return HttpResponse(body, content_type="application/json")
+    if kind == "html_200":
+        return HttpResponse(HTML_PAGE, content_type="text/html; charset=utf-8")
+    if kind in ("error_200", "invalid_code"):
+        error = str(params.get("error", "invalid_code"))
+        if desk:
+            return JsonResponse({"errorCode": error, "message": "Injected error."})
+        return JsonResponse({"error": error})
+    if kind == "redirect":
+        response = HttpResponse(status=int(params.get("status", 302)))
+        response["Location"] = str(params["location"])
+        return response
+    if kind == "oversized":
+        return _oversized(int(params["size"]))
+    if kind == "rate_limit":
+        if desk:
+            return JsonResponse(DESK_RATE_LIMIT, status=int(params.get("status") or 429))
+        return JsonResponse(ACCESS_DENIED_BODY, status=int(params.get("status") or 200))
+    raise ValueError(f"{kind} is not a blocking fault")
+
+
+def drop_connection(request: HttpRequest) -> HttpResponseBase:
+    """Close the client's connection without an answer.
+
+    Works under Django's runserver / live server (the socket behind ``wsgi.input``) and under
+    gunicorn (``gunicorn.socket``). Elsewhere (the test client, ASGI) the closest is an empty
+    502, marked ``X-Sandbox-Fault: reset-unsupported``.
+    """
+    sock = _client_socket(request.environ)
+    if sock is None:
+        response = HttpResponse(status=502)
+        response["X-Sandbox-Fault"] = "reset-unsupported"
+        return response
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    request.sandbox_dropped = True  # type: ignore[attr-defined]
+    return HttpResponse(status=204)  # written into a closed socket: the server shrugs
+
+
+def dripped(response: HttpResponse, *, interval: float, chunk: int) -> StreamingHttpResponse:
+    """The same answer, sent ``chunk`` bytes every ``interval`` seconds (bounded in time)."""
+    body = response.content
+    started = time.monotonic()
+
+    def pieces() -> Iterator[bytes]:
+        for start in range(0, len(body), chunk):
+            if time.monotonic() - started > DRIP_LIMIT_SECONDS:
+                yield body[start:]
+                return
+            yield body[start : start + chunk]
+            time.sleep(interval)
+
+    streaming = StreamingHttpResponse(pieces(), status=response.status_code)
+    for name, value in response.items():
+        if name.lower() != "content-length":
+            streaming[name] = value
+    return streaming
+
+
+def _status(params: dict[str, Any]) -> HttpResponseBase:
+    body = str(params.get("body", ""))
+    content_type = str(params.get("content_type") or "")
+    if not content_type:
+        content_type = "application/json" if _is_json(body) else "text/plain; charset=utf-8"
+    response = HttpResponse(body, status=int(params.get("status", 503)), content_type=content_type)
+    if params.get("retry_after") is not None:
+        response["Retry-After"] = str(params["retry_after"])
+    return response
+
+
+def _oversized(size: int) -> StreamingHttpResponse:
+    head, tail = b'{"status": "success", "padding": "', b'"}'
+    filler = max(size - len(head) - len(tail), 0)
+
+    def pieces() -> Iterator[bytes]:
+        yield head
+        left = filler
+        while left > 0:
+            step = min(left, 64 * 1024)
+            yield b"x" * step
+            left -= step
+        yield tail
+
+    response = StreamingHttpResponse(pieces(), content_type="application/json")
+    response["Content-Length"] = str(len(head) + filler + len(tail))
+    return response
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _client_socket(environ: dict[str, Any]) -> socket.socket | None:
+    sock = environ.get("gunicorn.socket")
+    if isinstance(sock, socket.socket):
+        return sock
+    # runserver: wsgi.input is a LimitedStream over the handler's buffered socket reader.
+    reader = getattr(getattr(environ.get("wsgi.input"), "_read", None), "__self__", None)
+    raw = getattr(reader, "raw", None)
+    sock = getattr(raw, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None

@@ -1,0 +1,1 @@
+"""Sandbox views, one module per noun: the consent page, tokens, identity, Desk, control."""
