@@ -51,6 +51,7 @@ class ZohoGrant(models.Model):
     hidden_at = models.DateTimeField(null=True, blank=True)
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=64, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -8,6 +8,7 @@ up after that deadline plus a margin with :class:`GrantBusy`.
 """
 
 import logging
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -106,7 +107,7 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
             fresh = grant.access_token_is_fresh(at=timezone.now(), margin=min_valid)
             if (fresh and not force) or shared:
                 return _issue(grant, refreshed=False)
-            failure = _refresh(grant)
+            failure = _backing_off(grant) or _refresh(grant)
             if failure is None:
                 return _issue(grant, refreshed=True)
     except OperationalError as error:
@@ -119,6 +120,26 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
     ):
         return _issue(grant, refreshed=False)
     raise failure
+
+
+def _backing_off(grant: ZohoGrant) -> GrantError | None:
+    """After a transient failure (also one that waiters just watched happen), wait.
+
+    Zoho is asked again only once ``retry_at`` has passed, so a hung or throttling Zoho sees
+    one request per back-off period, not one per caller.
+    """
+    now = timezone.now()
+    if grant.status == Status.TROUBLE and grant.retry_at and grant.retry_at > now:
+        wait = int((grant.retry_at - now).total_seconds()) + 1
+        return GrantUnavailable(retry_after=wait)
+    return None
+
+
+def _backoff(failures: int, retry_after: int | None) -> timedelta:
+    """Exponential back-off with jitter: 2, 4, 8 … seconds, at most five minutes."""
+    seconds = min(2 ** min(failures, 9), 300)
+    seconds = max(seconds, retry_after or 0)
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # noqa: S311
 
 
 def _set_lock_timeout() -> None:
@@ -147,7 +168,7 @@ def _refresh(grant: ZohoGrant) -> GrantError | None:
     grant.access_token_expires_at = fresh.expires_at
     grant.api_domain = fresh.api_domain or grant.api_domain
     grant.status, grant.failure_count, grant.last_error = Status.ACTIVE, 0, ""
-    grant.last_refreshed_at = now
+    grant.last_refreshed_at, grant.retry_at = now, None
     grant.save()
     record_event(
         action=Action.REFRESHED,
@@ -164,7 +185,10 @@ def _mark_failed(grant: ZohoGrant, error: zoho.ZohoError) -> GrantError:
     grant.failure_count += 1
     grant.last_error = error.code
     grant.status = Status.NEEDS_RECONNECT if dead else Status.TROUBLE
-    grant.save(update_fields=["failure_count", "last_error", "status", "updated_at"])
+    grant.retry_at = (
+        None if dead else timezone.now() + _backoff(grant.failure_count, error.retry_after)
+    )
+    grant.save(update_fields=["failure_count", "last_error", "status", "retry_at", "updated_at"])
     if first_of_kind or dead:
         record_event(
             action=Action.REFRESH_FAILED,

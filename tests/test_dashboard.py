@@ -108,7 +108,11 @@ def test_upstream_trouble_keeps_the_grant_and_says_so(portal, sandbox, connected
     connected.refresh_from_db()
     assert connected.status == "trouble" and connected.refresh_token_encrypted is not None
     assert "Upstream trouble" in response.content.decode()
+    assert connected.retry_at > timezone.now()  # backing off before asking Zoho again
     sandbox.clear_faults()
+    portal.client.post(f"/connections/{connected.pk}/test/")
+    assert [r["endpoint"] for r in sandbox.requests()].count("refresh") == 1
+    ZohoGrant.objects.filter(pk=connected.pk).update(retry_at=timezone.now())
     portal.client.post(f"/connections/{connected.pk}/test/")
     connected.refresh_from_db()
     assert connected.status == "active" and connected.failure_count == 0
