@@ -7,10 +7,10 @@ from urllib.parse import urlencode
 from django.http import QueryDict
 
 from sandbox.clients import find_client
+from sandbox.codes import create_code
 from sandbox.datacentres import same_cluster
 from sandbox.models import Client, Consent, SandboxSettings, ZohoAccount
 from sandbox.scopes import InvalidScope, parse_scope
-from sandbox.tokens import create_code
 
 _CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 SINGLE_PARAMS = (

@@ -1,4 +1,4 @@
-"""Fault switches: what they are, how they are validated, stored, matched and used up.
+"""Fault switches: stored, matched and used up (their kinds and validation: fault_kinds.py).
 
 A fault is scoped by data centre (or every DC), endpoint (or ``all``) and optionally a ZUID,
 and fires ``count`` times or until cleared. Categories:
@@ -8,152 +8,13 @@ and fires ``count`` times or until cleared. Categories:
 - ``modify`` kinds change a successful answer (omit the refresh token, rewrite the callback).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F, QuerySet
 
-from sandbox.datacentres import is_data_centre
+from sandbox.fault_kinds import KINDS, clean_fault
 from sandbox.models import Fault
-
-ENDPOINTS = (
-    "auth",
-    "token",
-    "refresh",
-    "revoke",
-    "userinfo",
-    "serverinfo",
-    "desk_organizations",
-    "desk_myinfo",
-)
-REQUIRED = object()
-MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Param:
-    kind: type
-    default: Any = None
-    low: float | None = None
-    high: float | None = None
-
-
-@dataclass(frozen=True)
-class Kind:
-    category: str
-    endpoints: tuple[str, ...] = ENDPOINTS
-    default_endpoint: str = "all"
-    params: dict[str, Param] = field(default_factory=dict)
-    help: str = ""
-
-
-_TEXT = Param(str, "")
-KINDS: dict[str, Kind] = {
-    "latency": Kind("delay", params={"seconds": Param(float, 1.0, 0, 30)}, help="answer late"),
-    "hang": Kind(
-        "block",
-        params={"seconds": Param(float, 30.0, 0, 60)},
-        help="say nothing for `seconds`, then drop the connection",
-    ),
-    "status": Kind(
-        "block",
-        params={
-            "status": Param(int, 503, 400, 599),
-            "body": _TEXT,
-            "retry_after": Param(int, None, 0, 86400),
-            "content_type": _TEXT,
-        },
-        help="HTTP error status with an optional body and Retry-After",
-    ),
-    "reset": Kind("block", help="close the connection without an answer"),
-    "malformed_json": Kind("block", help="200 with a truncated JSON body"),
-    "html_200": Kind("block", help="200 with an HTML page"),
-    "error_200": Kind(
-        "block",
-        params={"error": Param(str, "invalid_code")},
-        help='200 with {"error": ...} (Desk: {"errorCode": ...})',
-    ),
-    "invalid_code": Kind(
-        "block",
-        endpoints=("token", "refresh"),
-        default_endpoint="refresh",
-        help='200 with {"error": "invalid_code"} (as for a revoked refresh token)',
-    ),
-    "redirect": Kind(
-        "block",
-        params={"location": Param(str, REQUIRED), "status": Param(int, 302, 300, 399)},
-        help="3xx to `location`",
-    ),
-    "oversized": Kind(
-        "block", params={"size": Param(int, 2 * MIB, 1, 32 * MIB)}, help="huge valid JSON body"
-    ),
-    "rate_limit": Kind(
-        "block",
-        params={"status": Param(int, None, 200, 599)},
-        help="Zoho's Access Denied body (Desk: 429 errorCode TOO_MANY_REQUESTS)",
-    ),
-    "drip": Kind(
-        "wrap",
-        params={"interval": Param(float, 1.0, 0, 5), "chunk": Param(int, 1, 1, 65536)},
-        help="send the normal answer `chunk` bytes every `interval` seconds (30 s at most)",
-    ),
-    "omit_refresh_token": Kind(
-        "modify", endpoints=("token",), default_endpoint="token", help="no refresh_token"
-    ),
-    "api_domain": Kind(
-        "modify",
-        endpoints=("token", "refresh"),
-        params={"value": Param(str, REQUIRED)},
-        help="api_domain of your choice",
-    ),
-    "legacy_expiry": Kind(
-        "modify",
-        endpoints=("token", "refresh"),
-        help="old format: expires_in in milliseconds plus expires_in_sec",
-    ),
-    "rotate_refresh_token": Kind(
-        "modify",
-        endpoints=("refresh",),
-        default_endpoint="refresh",
-        help="refresh answers a new refresh_token and kills the old one",
-    ),
-    "callback_accounts_server": Kind(
-        "modify",
-        endpoints=("auth",),
-        default_endpoint="auth",
-        params={"value": Param(str, REQUIRED)},
-        help="callback names this accounts-server",
-    ),
-    "callback_location": Kind(
-        "modify",
-        endpoints=("auth",),
-        default_endpoint="auth",
-        params={"value": Param(str, REQUIRED)},
-        help="callback names this location",
-    ),
-    "callback_error": Kind(
-        "modify",
-        endpoints=("auth",),
-        default_endpoint="auth",
-        params={"error": Param(str, "server_error"), "description": _TEXT},
-        help="Accept answers the callback with error=... instead of a code",
-    ),
-    "grant_scope": Kind(
-        "modify",
-        endpoints=("auth",),
-        default_endpoint="auth",
-        params={"value": Param(str, REQUIRED)},
-        help="the code (and its tokens) carry this scope instead of the requested one",
-    ),
-}
-
-
-class FaultInvalid(ValueError):
-    """A fault description that cannot be stored; ``errors`` maps field to message."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -164,43 +25,6 @@ class Firing:
     block: Fault | None = None
     drip: Fault | None = None
     names: tuple[str, ...] = ()
-
-
-def clean_fault(data: dict[str, Any]) -> dict[str, Any]:
-    """Validate a fault description (JSON or form data) into model field values."""
-    errors: dict[str, str] = {}
-    kind_name = str(data.get("kind") or "")
-    kind = KINDS.get(kind_name)
-    if kind is None:
-        raise FaultInvalid({"kind": f"one of {', '.join(KINDS)}"})
-    dc = str(data.get("dc") or "")
-    if dc in ("all", "*"):
-        dc = ""
-    if dc and not is_data_centre(dc):
-        errors["dc"] = "unknown data centre"
-    endpoint = str(data.get("endpoint") or kind.default_endpoint)
-    if endpoint != "all" and endpoint not in kind.endpoints:
-        errors["endpoint"] = f"{kind_name} works on: all, {', '.join(kind.endpoints)}"
-    zuid = str(data.get("zuid") or "")
-    if zuid and not zuid.isdigit():
-        errors["zuid"] = "a numeric ZUID"
-    count = _number(data.get("count"), int, 1, 100000, "count", errors)
-    raw_params = {**data, **(data.get("params") or {})}
-    params = {}
-    for name, spec in kind.params.items():
-        value = _param(raw_params.get(name), spec, name, errors)
-        if value is not None:
-            params[name] = value
-    if errors:
-        raise FaultInvalid(errors)
-    return {
-        "kind": kind_name,
-        "data_centre": dc,
-        "endpoint": endpoint,
-        "zuid": zuid,
-        "remaining": count,
-        "params": params,
-    }
 
 
 def add_fault(data: dict[str, Any]) -> Fault:
@@ -290,33 +114,3 @@ def _use(fault: Fault) -> bool:
         faults.filter(remaining__gt=0).update(remaining=F("remaining") - 1, fired=F("fired") + 1)
         == 1
     )
-
-
-def _number(
-    value: Any, kind: type, low: float | None, high: float | None, name: str, errors: dict
-) -> Any:
-    if value in (None, ""):
-        return None
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        errors[name] = f"a {kind.__name__}"
-        return None
-    if (low is not None and number < low) or (high is not None and number > high):
-        errors[name] = f"between {low} and {high}"
-        return None
-    return number
-
-
-def _param(value: Any, spec: Param, name: str, errors: dict) -> Any:
-    if value in (None, ""):
-        if spec.default is REQUIRED:
-            errors[name] = "required"
-            return None
-        return spec.default
-    if spec.kind is str:
-        text = str(value)
-        if len(text) > 20000 or "\x00" in text:
-            errors[name] = "too long or contains NUL"
-        return text
-    return _number(value, spec.kind, spec.low, spec.high, name, errors)

@@ -1,12 +1,9 @@
-"""Grant codes, refresh tokens and access tokens, with Zoho's limits (reference §4–§6).
+"""Refresh tokens and access tokens, with Zoho's limits (reference §5–§6).
 
 Values look like Zoho's (``1000.<32 hex>.<32 hex>``) and are stored only as SHA-256 hashes.
 """
 
-import base64
 import hashlib
-import hmac
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,7 +30,6 @@ ACCESS_DENIED_BODY = {
     "Please try again after some time.",
     "status": "failure",
 }
-_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 
 class OAuthFailure(Exception):
@@ -74,47 +70,6 @@ def token_hint(value: str) -> str:
     return f"{value[:9]}…{value[-4:]}"
 
 
-def create_code(
-    *,
-    client: Client,
-    account: ZohoAccount,
-    redirect_uri: str,
-    scope: str,
-    issue_refresh_token: bool,
-    code_challenge: str,
-    code_challenge_method: str,
-    lifetime: int,
-) -> str:
-    """Store a single-use grant code bound to client, redirect URI, DC and PKCE challenge."""
-    value = new_token()
-    now = timezone.now()
-    AuthorizationCode.objects.create(
-        code_hash=token_hash(value),
-        client=client,
-        account=account,
-        data_centre=account.data_centre,
-        redirect_uri=redirect_uri,
-        scope=scope,
-        issue_refresh_token=issue_refresh_token,
-        code_challenge=code_challenge,
-        code_challenge_method=code_challenge_method,
-        created_at=now,
-        expires_at=now + timedelta(seconds=lifetime),
-    )
-    return value
-
-
-def code_row(value: str) -> AuthorizationCode | None:
-    """The stored code for a value (whatever its state), for identification only."""
-    if not value:
-        return None
-    return (
-        AuthorizationCode.objects.select_related("account")
-        .filter(code_hash=token_hash(value))
-        .first()
-    )
-
-
 def refresh_row(value: str) -> RefreshToken | None:
     if not value:
         return None
@@ -130,60 +85,6 @@ def access_row(value: str) -> AccessToken | None:
         AccessToken.objects.select_related("account", "refresh_token", "client")
         .filter(token_hash=token_hash(value))
         .first()
-    )
-
-
-def exchange_code(
-    *,
-    client: Client,
-    dc: str,
-    code: str,
-    redirect_uri: str,
-    code_verifier: str,
-    config: SandboxSettings,
-    omit_refresh_token: bool = False,
-) -> Issued:
-    """Trade a grant code for tokens, or raise :class:`OAuthFailure` as Zoho would."""
-    row = code_row(code)
-    now = timezone.now()
-    if row is None or row.client_id != client.pk or row.data_centre != dc:
-        raise OAuthFailure("invalid_code")
-    if row.used_at is not None:
-        if config.revoke_on_code_reuse:
-            _revoke(RefreshToken.objects.filter(code=row), reason="code_reuse")
-            AccessToken.objects.filter(code=row, revoked_at__isnull=True).update(revoked_at=now)
-        raise OAuthFailure("invalid_code")
-    if row.expires_at <= now:
-        raise OAuthFailure("invalid_code")
-    if row.redirect_uri != redirect_uri:
-        raise OAuthFailure("invalid_redirect_uri")
-    if config.pkce_enforced and not _pkce_ok(row, code_verifier):
-        raise OAuthFailure("invalid_code")
-    with transaction.atomic():
-        claimed = AuthorizationCode.objects.filter(pk=row.pk, used_at__isnull=True).update(
-            used_at=now
-        )
-        if not claimed:
-            raise OAuthFailure("invalid_code")
-        refresh_value = grant = None
-        if row.issue_refresh_token and not omit_refresh_token:
-            refresh_value, grant = _create_refresh_token(row)
-        access_value = _create_access_token(
-            client=client,
-            account=row.account,
-            dc=dc,
-            scope=row.scope,
-            lifetime=config.access_token_lifetime,
-            refresh_token=grant,
-            code=row,
-        )
-    return Issued(
-        account=row.account,
-        dc=dc,
-        scope=row.scope,
-        grant_id=grant.pk if grant else None,
-        access_token=access_value,
-        refresh_token=refresh_value,
     )
 
 
@@ -213,9 +114,9 @@ def refresh_access_token(
             raise OAuthFailure("Access Denied", body=ACCESS_DENIED_BODY)
         rotated_value = None
         if rotate:
-            _revoke(RefreshToken.objects.filter(pk=grant.pk), reason="rotated", cascade=False)
-            rotated_value, grant = _create_refresh_token(grant.code, template=grant)
-        access_value = _create_access_token(
+            revoke_grants(RefreshToken.objects.filter(pk=grant.pk), reason="rotated", cascade=False)
+            rotated_value, grant = create_refresh_token(grant.code, template=grant)
+        access_value = create_access_token(
             client=client,
             account=grant.account,
             dc=dc,
@@ -243,7 +144,7 @@ def revoke_token(*, dc: str, token: str, any_dc: bool = False) -> RefreshToken |
         grants, accesses = grants.filter(data_centre=dc), accesses.filter(data_centre=dc)
     grant = grants.select_related("account").first()
     if grant is not None:
-        _revoke(RefreshToken.objects.filter(pk=grant.pk), reason="revoked")
+        revoke_grants(RefreshToken.objects.filter(pk=grant.pk), reason="revoked")
         return grant
     access = accesses.select_related("account").first()
     if access is not None and access.expires_at > timezone.now():
@@ -257,7 +158,7 @@ def revoke_user_grants(*, account: ZohoAccount, client: Client) -> int:
     codes too, and the next consent counts as the first again. Returns the grants revoked."""
     now = timezone.now()
     with transaction.atomic():
-        count = _revoke(
+        count = revoke_grants(
             RefreshToken.objects.filter(account=account, client=client), reason="user_revoked"
         )
         AccessToken.objects.filter(account=account, client=client, revoked_at__isnull=True).update(
@@ -283,22 +184,10 @@ def valid_access_token(*, dc: str, token: str) -> AccessToken | None:
     return row
 
 
-def _pkce_ok(row: AuthorizationCode, verifier: str) -> bool:
-    if not row.code_challenge:
-        return not verifier  # a verifier for a code issued without a challenge: a downgrade
-    if not _VERIFIER.match(verifier or ""):
-        return False
-    if row.code_challenge_method == "S256":
-        digest = hashlib.sha256(verifier.encode()).digest()
-        computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    else:
-        computed = verifier
-    return hmac.compare_digest(computed, row.code_challenge)
-
-
-def _create_refresh_token(
+def create_refresh_token(
     code: AuthorizationCode | None, *, template: RefreshToken | None = None
 ) -> tuple[str, RefreshToken]:
+    """A new refresh token like ``code``'s grant (or ``template``), evicting beyond 20."""
     source = template or code
     assert source is not None
     value = new_token()
@@ -322,10 +211,10 @@ def _evict_beyond_limit(account: ZohoAccount, client_id: int) -> None:
     ).order_by("-created_at", "-id")
     surplus = list(live.values_list("pk", flat=True)[MAX_REFRESH_TOKENS:])
     if surplus:
-        _revoke(RefreshToken.objects.filter(pk__in=surplus), reason="evicted")
+        revoke_grants(RefreshToken.objects.filter(pk__in=surplus), reason="evicted")
 
 
-def _create_access_token(
+def create_access_token(
     *,
     client: Client,
     account: ZohoAccount,
@@ -336,6 +225,7 @@ def _create_access_token(
     code: AuthorizationCode | None = None,
     is_from_refresh: bool = False,
 ) -> str:
+    """Store a new access token; returns its value (the only time it exists in clear)."""
     value = new_token()
     now = timezone.now()
     AccessToken.objects.create(
@@ -354,7 +244,8 @@ def _create_access_token(
     return value
 
 
-def _revoke(grants: QuerySet[RefreshToken], *, reason: str, cascade: bool = True) -> int:
+def revoke_grants(grants: QuerySet[RefreshToken], *, reason: str, cascade: bool = True) -> int:
+    """Revoke the live refresh tokens among ``grants`` (and, by default, their access tokens)."""
     now = timezone.now()
     ids = list(grants.filter(revoked_at__isnull=True).values_list("pk", flat=True))
     if not ids:

@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import config, faults, records, state
+from sandbox import config, fault_kinds, faults, records, state
 from sandbox.clients import (
     ClientManagedBySettings,
     client_as_dict,
@@ -83,7 +83,7 @@ def fault_list(request: HttpRequest, data: dict[str, Any]) -> HttpResponse:
     if request.method == "POST":
         try:
             fault = faults.add_fault(data)
-        except faults.FaultInvalid as problem:
+        except fault_kinds.FaultInvalid as problem:
             raise BadRequest(problem.errors) from None
         return JsonResponse(faults.fault_as_dict(fault), status=201)
     if request.method == "DELETE":

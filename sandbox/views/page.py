@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from sandbox import config, faults, records, state
+from sandbox import config, fault_kinds, faults, records, state
 from sandbox.clients import client_as_dict, ensure_portal_client
 from sandbox.datacentres import accounts_server, api_domain, cluster, data_centre_codes, desk_base
 from sandbox.guard import sandbox_allowed
@@ -50,9 +50,10 @@ def control_page(request: HttpRequest) -> HttpResponse:
             "grants": grants[:100],
             "faults": [faults.fault_as_dict(f) for f in Fault.objects.order_by("id")],
             "kinds": [
-                (name, kind.help, ", ".join(kind.params)) for name, kind in faults.KINDS.items()
+                (name, kind.help, ", ".join(kind.params))
+                for name, kind in fault_kinds.KINDS.items()
             ],
-            "endpoints": faults.ENDPOINTS,
+            "endpoints": fault_kinds.ENDPOINTS,
             "requests": [records.request_as_dict(r) for r in reversed(list(newest))],
             "settings": config.settings_as_dict(config.current_settings()),
             "boolean_settings": BOOLEAN_SETTINGS,
@@ -87,7 +88,7 @@ def _run_action(request: HttpRequest) -> None:
             messages.success(request, f"Access revoked: {count} refresh token(s) died.")
         else:
             messages.error(request, "Unknown action.")
-    except faults.FaultInvalid as problem:
+    except fault_kinds.FaultInvalid as problem:
         details = "; ".join(f"{field}: {text}" for field, text in problem.errors.items())
         messages.error(request, f"Fault not added: {details}")
     except (ValueError, state.NotFound) as problem:

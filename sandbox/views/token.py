@@ -10,6 +10,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_POST
 
 from sandbox.clients import find_client, secret_matches
+from sandbox.codes import code_row, exchange_code
 from sandbox.config import current_settings
 from sandbox.datacentres import api_domain
 from sandbox.models import Client, Fault, SandboxSettings
@@ -19,8 +20,6 @@ from sandbox.tokens import (
     OAuthFailure,
     UnknownToken,
     access_row,
-    code_row,
-    exchange_code,
     refresh_access_token,
     refresh_row,
     revoke_token,
