@@ -170,7 +170,7 @@ def test_listing_filters_and_paginates(client, make_grant, make_user, service_ke
     assert [g["zoho_user_id"] for g in by_email["grants"]] == ["c1"]
     by_org = client.get("/api/v1/grants?org_id=999", **auth(service_key)).json()
     assert len(by_org["grants"]) == 1
-    for bad in ("status=nope", "user_id=abc", "cursor=%%%", "cursor=bm90LWpzb24"):
+    for bad in ("status=nope", "user_id=abc", "cursor=%%%", "cursor=bm90LWpzb24", "email=a%00b"):
         assert client.get(f"/api/v1/grants?{bad}", **auth(service_key)).status_code == 400
 
 

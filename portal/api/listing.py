@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django import forms
 from django.db.models import Q
 from django.http import QueryDict
 
@@ -63,23 +64,33 @@ def grant_detail_payload(grant_id: object) -> dict[str, Any]:
     return _payload(ZohoGrant.objects.filter(pk=grant_id).values(*_FIELDS).get())
 
 
+class GrantFilterForm(forms.Form):
+    """The list's filters; any value that is not valid (NUL bytes included) is refused."""
+
+    email = forms.CharField(required=False, max_length=254)
+    user_id = forms.RegexField(required=False, regex=r"^[0-9]{1,18}$")
+    org_id = forms.CharField(required=False, max_length=32)
+    status = forms.ChoiceField(required=False, choices=[("", ""), *ZohoGrant.Status.choices])
+    cursor = forms.CharField(required=False, max_length=200)
+
+
 def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
     """One page of grants matching the filters, or None when a filter value is invalid."""
+    form = GrantFilterForm(query)
+    if not form.is_valid():
+        return None
+    wanted = form.cleaned_data
     grants = ZohoGrant.objects.all()
-    if email := query.get("email"):
-        grants = grants.filter(user__email__iexact=email[:254])
-    if user_id := query.get("user_id"):
-        if not user_id.isdigit() or len(user_id) > 18:
-            return None
-        grants = grants.filter(user_id=int(user_id))
-    if org_id := query.get("org_id"):
-        grants = grants.filter(organizations__contains=[{"id": org_id[:32]}])
-    if status := query.get("status"):
-        if status not in ZohoGrant.Status.values:
-            return None
-        grants = grants.filter(status=status)
-    if cursor := query.get("cursor"):
-        position = _decode_cursor(cursor)
+    if wanted["email"]:
+        grants = grants.filter(user__email__iexact=wanted["email"])
+    if wanted["user_id"]:
+        grants = grants.filter(user_id=int(wanted["user_id"]))
+    if wanted["org_id"]:
+        grants = grants.filter(organizations__contains=[{"id": wanted["org_id"]}])
+    if wanted["status"]:
+        grants = grants.filter(status=wanted["status"])
+    if wanted["cursor"]:
+        position = _decode_cursor(wanted["cursor"])
         if position is None:
             return None
         created, pk = position

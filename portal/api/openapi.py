@@ -13,6 +13,7 @@ GRANT_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
+NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text cannot hold NUL; such values are refused
 WHEN = {"type": ["string", "null"], "format": "date-time"}
 
 GRANT = {
@@ -102,11 +103,18 @@ DOCUMENT: dict[str, Any] = {
                 parameters=[
                     {"name": name, "in": "query", "required": False, "schema": schema}
                     for name, schema in (
-                        ("email", {"type": "string", "maxLength": 254}),
+                        ("email", {"type": "string", "maxLength": 254, "pattern": NO_NUL}),
                         ("user_id", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
-                        ("org_id", {"type": "string", "maxLength": 32}),
+                        ("org_id", {"type": "string", "maxLength": 32, "pattern": NO_NUL}),
                         ("status", GRANT["properties"]["status"]),
-                        ("cursor", {"type": "string", "maxLength": 200}),
+                        (
+                            "cursor",
+                            {
+                                "type": "string",
+                                "maxLength": 200,
+                                "description": "Opaque: pass next_cursor from a previous page.",
+                            },
+                        ),
                     )
                 ],
             )
