@@ -122,7 +122,7 @@ def test_api_matches_its_openapi_document(live_server, sandbox, make_grant):
     schema.config.update(base_url=f"{live_server.url}/api/v1")
     headers = {"Authorization": f"Bearer {raw_key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 4
+    assert len(operations) == 5
 
     for operation in operations:
 

@@ -153,6 +153,13 @@ DOCUMENT: dict[str, Any] = {
                 },
             )
         },
+        "/ping": {
+            "get": {
+                "summary": "Liveness without the database (no key needed)",
+                "security": [],
+                "responses": {"200": _json("Alive", {"type": "object"})},
+            }
+        },
         "/grants/{grant_id}/revoke": {
             "post": _op(
                 "Revoke the grant (hand-out stops at once)",
@@ -195,3 +202,11 @@ DOCUMENT: dict[str, Any] = {
 @require_GET
 def openapi_document(request: HttpRequest) -> JsonResponse:
     return JsonResponse(DOCUMENT)
+
+
+@login_not_required
+@require_GET
+def ping(request: HttpRequest) -> JsonResponse:
+    """The cheapest JSON answer the server can give (no database): liveness, and the
+    baseline the token API's hot path is measured against in bench/."""
+    return JsonResponse({"ok": True})

@@ -10,4 +10,5 @@ urlpatterns = [
     path("grants/<uuid:grant_id>/access-token", views.access_token, name="access_token"),
     path("grants/<uuid:grant_id>/revoke", views.grant_revoke, name="grant_revoke"),
     path("openapi.json", openapi.openapi_document, name="openapi"),
+    path("ping", openapi.ping, name="ping"),
 ]
