@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from portal import grant_views, views
 
@@ -30,6 +33,11 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico on pages that name no icon (the sandbox's, the admin's).
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    ),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -82,7 +82,6 @@ def connect_failed(request: HttpRequest) -> HttpResponse:
         request,
         "portal/connect_failed.html",
         {"message": message, "connect_form": ConnectForm()},
-        status=400,
     )
 
 
