@@ -31,6 +31,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@bash scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-dev
