@@ -10,7 +10,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 
 from portal.api.keys import create_service_key
+from portal.crypto import decrypt_token
 from portal.models import ZohoGrant
+from tests.leaks import assert_no_leak
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EU = "20000001"
@@ -48,6 +50,10 @@ def test_expired_grant_is_refreshed_through_the_api(api, sandbox):
     assert body["desk_api_base"].endswith("/sandbox/eu/desk/api/v1")
     assert body["org_ids"] == ["70000001"]
     assert [r["endpoint"] for r in sandbox.requests()].count("refresh") == 1
+    grant.refresh_from_db()
+    refresh_token = decrypt_token(grant.refresh_token_encrypted, context=str(grant.pk))
+    listing = client.get("/grants").text + client.get(f"/grants/{grant.pk}").text
+    assert_no_leak([refresh_token], response.text, listing)
     desk = httpx2.get(
         f"{body['desk_api_base']}/organizations",
         headers={"Authorization": f"Zoho-oauthtoken {body['access_token']}"},
