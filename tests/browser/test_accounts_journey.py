@@ -32,7 +32,7 @@ def test_sign_up_log_out_and_log_in_again_in_another_case(page, screenshot):
     expect(page.get_by_role("heading", name="Connections", level=1)).to_be_visible()
     expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
     expect(page.get_by_role("banner").get_by_text(EMAIL)).to_be_visible()
-    screenshot(page, "connections")
+    screenshot(page, "connections-new-user")
     assert list(User.objects.values_list("email", flat=True)) == [EMAIL]
 
     page.get_by_role("banner").get_by_role("button", name="Log out").click()
