@@ -1,0 +1,1 @@
+"""Benchmarks of the token API (``make bench``; results in bench/RESULTS.md)."""

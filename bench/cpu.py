@@ -1,0 +1,57 @@
+"""Where the machine's CPU time goes during a load: gunicorn workers, PostgreSQL, wrk."""
+
+import resource
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psutil
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds (user + system) spent by each group of processes during one load."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def per_request_us(self, requests: int) -> dict[str, float]:
+        return {name: 1e6 * value / max(requests, 1) for name, value in self.seconds.items()}
+
+
+def _times(processes: list[psutil.Process]) -> dict[int, float]:
+    times = {}
+    for process in processes:
+        try:
+            cpu = process.cpu_times()
+        except psutil.Error:
+            continue
+        times[process.pid] = cpu.user + cpu.system
+    return times
+
+
+def _children_rusage() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy() -> float:
+    times = psutil.cpu_times()  # all CPUs; guest time is already part of user time
+    busy = ("user", "nice", "system", "irq", "softirq", "steal")
+    return sum(getattr(times, name, 0.0) for name in busy)
+
+
+@contextmanager
+def metered(groups: dict[str, Callable[[], list[psutil.Process]]]) -> Iterator[CpuUse]:
+    """Measure each group's CPU over the ``with`` block; "load generator" is what this
+    process's finished children (wrk) used meanwhile, and "everything else" what the rest of
+    the machine did (other people's work competes for the same cores)."""
+    use = CpuUse()
+    before = {name: _times(find()) for name, find in groups.items()}
+    children_before, machine_before = _children_rusage(), _machine_busy()
+    yield use
+    for name, find in groups.items():
+        after = _times(find())
+        use.seconds[name] = sum(t - before[name].get(pid, 0.0) for pid, t in after.items())
+    use.seconds["load generator"] = _children_rusage() - children_before
+    ours = sum(use.seconds.values())
+    use.seconds["everything else"] = max(0.0, _machine_busy() - machine_before - ours)
