@@ -34,8 +34,10 @@ test: $(VENV)/.installed-dev
 	@bash scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
+# The token API under gunicorn (a few minutes; not part of `test`): writes bench/RESULTS.md.
 bench: $(VENV)/.installed-dev
-	@echo "No benchmarks yet: later work adds them under bench/ (results in bench/RESULTS.md)."
+	@bash bench/ensure_wrk.sh
+	$(PY) -m bench.token_api
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
