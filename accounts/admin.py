@@ -24,15 +24,8 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Audit events can be read; nobody can add, change or delete them here."""
-
-    list_display = ("created_at", "action", "actor_repr", "grant_repr", "outcome", "ip_address")
-    list_filter = ("action", "outcome")
-    search_fields = ("actor_repr", "grant_repr", "=grant_id")
-    date_hierarchy = "created_at"
-    readonly_fields = tuple(field.name for field in AuditEvent._meta.fields)
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows can be read in the admin; nobody can add, change or delete them there."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -42,3 +35,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "actor_repr", "grant_repr", "outcome", "ip_address")
+    list_filter = ("action", "outcome")
+    search_fields = ("actor_repr", "grant_repr", "=grant_id")
+    date_hierarchy = "created_at"
+    readonly_fields = tuple(field.name for field in AuditEvent._meta.fields)

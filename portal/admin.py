@@ -5,13 +5,14 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.admin import ReadOnlyAdmin
 from portal.models import ZohoGrant
 
 SECRET_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 
 
 @admin.register(ZohoGrant)
-class ZohoGrantAdmin(admin.ModelAdmin):
+class ZohoGrantAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "user", "data_centre", "status", "connected_at", "last_refreshed_at")
     list_filter = ("status", "data_centre")
     search_fields = ("zoho_email", "zoho_user_id", "user__email", "=id")
@@ -23,12 +24,3 @@ class ZohoGrantAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).defer(*SECRET_FIELDS)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
