@@ -92,6 +92,9 @@ ZOHO_DC_DESK_URLS = {
 ZOHO_REDIRECT_URI = env.str(
     "ZOHO_REDIRECT_URI", default="http://127.0.0.1:8000/connections/callback/"
 )
+# Token API: requests without a valid key allowed per client IP and minute (then 429).
+API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=30)
+
 # Seconds any one call to Zoho may take (each phase; the whole body gets two more).
 ZOHO_HTTP_TIMEOUT = env.float("ZOHO_HTTP_TIMEOUT", default=10.0)
 ZOHO_SCOPES = env.list(

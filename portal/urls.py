@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts.urls import LOGIN_LIMIT
 from portal import grant_views, views
 
 app_name = "portal"
@@ -32,6 +33,7 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("portal.api.urls")),
+    path("admin/login/", LOGIN_LIMIT(admin.site.login)),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on pages that name no icon (the sandbox's, the admin's).
     path(

@@ -1,5 +1,7 @@
 """User-facing pages: landing, connections, connect and callback, grant detail, health."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -8,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.ratelimit import limit_requests
 from portal import connect, grants, health
 from portal.csp import allow_zoho_form_targets
 from portal.forms import CallbackForm, ConnectForm
@@ -40,6 +43,7 @@ def connect_start(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_GET
 @never_cache
+@limit_requests(("callback", 60, timedelta(minutes=1)), methods=("GET",))
 def callback(request: HttpRequest) -> HttpResponse:
     """Zoho's redirect back; always answers with a redirect to a clean URL."""
     if not request.user.is_authenticated:

@@ -99,7 +99,7 @@ DOCUMENT: dict[str, Any] = {
                         },
                     )
                 },
-                ["400", "401"],
+                ["400", "401", "429"],
                 parameters=[
                     {"name": name, "in": "query", "required": False, "schema": schema}
                     for name, schema in (
@@ -123,7 +123,7 @@ DOCUMENT: dict[str, Any] = {
             "get": _op(
                 "One grant's status and metadata (never a token)",
                 {"200": _json("The grant", GRANT)},
-                ["401", "404"],
+                ["401", "404", "429"],
                 parameters=[GRANT_ID],
             )
         },
@@ -167,7 +167,7 @@ DOCUMENT: dict[str, Any] = {
                     "200": _json("Revoked at Zoho", {"type": "object"}),
                     "202": _json("Revoking; Zoho has not confirmed yet", {"type": "object"}),
                 },
-                ["401", "404"],
+                ["401", "404", "429"],
                 parameters=[GRANT_ID],
             )
         },

@@ -6,6 +6,7 @@ from django.http import JsonResponse
 
 TITLES = {
     "unauthorized": "A valid service key is required.",
+    "too_many_failures": "Too many requests without a valid key from this address.",
     "not_found": "No such grant.",
     "bad_request": "The request could not be read.",
     "needs_reconnect": "Zoho no longer accepts this grant; its owner must reconnect it.",

@@ -8,11 +8,13 @@ from functools import wraps
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import ratelimit
 from portal.api import caller as callers
 from portal.api import problems
 from portal.api.issuance import access_token_response
@@ -20,6 +22,7 @@ from portal.api.listing import grant_detail_payload, grant_list_payload
 from portal.revocation import revoke_grant
 
 logger = logging.getLogger("portal.api")
+MINUTE = timedelta(minutes=1)
 
 
 def service_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -32,6 +35,10 @@ def service_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         found = callers.authenticate(request.headers.get("Authorization", ""), grant_id)
         if found is None:
             logger.warning("api: refused a request without a valid service key")
+            ip = ratelimit.client_ip(request)
+            limit = settings.API_AUTH_FAILURES_PER_MINUTE  # counted on the failure path only
+            if not ratelimit.allow(f"api-auth:ip:{ip}", limit=limit, window=MINUTE):
+                return problems.problem("too_many_failures", 429, retry_after=60)
             return problems.problem("unauthorized", 401)
         caller, grant = found
         if grant_id is not None and grant is None:

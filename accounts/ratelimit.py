@@ -1,0 +1,73 @@
+"""Fixed-window rate limits counted in PostgreSQL, so they hold across processes and machines.
+
+One atomic upsert per check (``INSERT … ON CONFLICT … DO UPDATE … RETURNING``); old windows
+are swept now and then by the same call.
+"""
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from accounts.models import RateCounter
+
+_UPSERT = """
+INSERT INTO accounts_ratecounter (key, window_start, hits) VALUES (%s, %s, 1)
+ON CONFLICT (key, window_start) DO UPDATE SET hits = accounts_ratecounter.hits + 1
+RETURNING hits
+"""
+SWEEP_CHANCE = 0.01
+
+
+def _window_start(now: datetime, window: timedelta) -> datetime:
+    seconds = int(window.total_seconds())
+    return datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
+
+
+def allow(key: str, *, limit: int, window: timedelta) -> bool:
+    """Count one hit on ``key``; False once more than ``limit`` hits fell in this window."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [key[:200], _window_start(now, window)])
+        hits = cursor.fetchone()[0]
+    if random.random() < SWEEP_CHANCE:  # noqa: S311
+        RateCounter.objects.filter(window_start__lt=now - timedelta(days=1)).delete()
+    return hits <= limit
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The peer address. Behind a proxy, configure it to set REMOTE_ADDR (never trust a
+    client-supplied X-Forwarded-For here: a forged header must neither evade nor frame)."""
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def too_many(request: HttpRequest) -> HttpResponse:
+    response = render(request, "429.html", status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
+def limit_requests(
+    *rules: tuple[str, int, timedelta], methods: tuple[str, ...] = ("POST",)
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Decorate a view: each rule is (name, limit, window), counted per client IP."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in methods:
+                ip = client_ip(request)
+                for name, limit, window in rules:
+                    if not allow(f"{name}:ip:{ip}", limit=limit, window=window):
+                        return too_many(request)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
