@@ -189,3 +189,23 @@ def test_openapi_document_is_served(client):
     document = client.get("/api/v1/openapi.json").json()
     assert document["openapi"] == "3.1.0"
     assert "/grants/{grant_id}/access-token" in document["paths"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_path_survives_a_dead_persistent_connection(client, make_grant, service_key):
+    """The hot query is its own health check: a connection killed between requests is
+    replaced, and the caller never sees it."""
+    from django.db import connection
+
+    grant = make_grant()
+    assert post_token(client, grant, service_key).status_code == 200
+    import psycopg
+
+    pid = connection.connection.info.backend_pid
+
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    response = post_token(client, grant, service_key)
+    assert response.status_code == 200
+    assert response.json()["access_token"] == make_grant.access_token

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from portal.api import keys
@@ -69,9 +69,7 @@ def authenticate(
     prefix = keys.parse(raw_key)
     if prefix is None:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(_SQL, [grant_id, prefix])
-        row = cursor.fetchone()
+    row = _fetch_one(_SQL, [grant_id, prefix])
     if row is None or not hmac.compare_digest(row[3], keys.digest(raw_key)):
         return None
     expires_at, revoked_at = row[4], row[5]
@@ -95,3 +93,23 @@ def authenticate(
         already_issued=bool(row[17]),
     )
     return caller, grant
+
+
+def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """Run the hot query as its own connection health check.
+
+    ``CONN_HEALTH_CHECKS`` would spend a ``SELECT 1`` round trip before the first query of
+    every request; here the query itself tells whether the persistent connection still
+    works, and a dead one is replaced once, outside any transaction.
+    """
+    connection.health_check_done = True
+    for attempt in (1, 2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        except (OperationalError, InterfaceError):
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            connection.close()
+    return None
