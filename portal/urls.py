@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from portal import grant_views, views
+from portal import grant_views, upkeep_views, views
 
 app_name = "portal"
 
@@ -26,6 +26,7 @@ portal_patterns = [
     path("connections/<uuid:grant_id>/revoke/", grant_views.grant_revoke, name="grant_revoke"),
     path("connections/<uuid:grant_id>/hide/", grant_views.grant_hide, name="grant_hide"),
     path("healthz", views.healthz, name="healthz"),
+    path("staff/upkeep/", upkeep_views.upkeep, name="upkeep"),
 ]
 
 urlpatterns = [

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from accounts.models import AuditEvent
 from portal import tasks
 from portal.models import ZohoGrant
+from portal.upkeep_report import upkeep_report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,6 +71,8 @@ def test_worker_process_runs_the_health_check_job(sandbox, connected, settings):
     assert checked_events(connected) == 1
     connected.refresh_from_db()
     assert connected.last_checked_at is not None and connected.next_check_at is not None
+    runs = {run.task: run for run in upkeep_report(now=timezone.now()).tasks}
+    assert runs["portal.check_due_grants"].last_status == "succeeded"
 
 
 def test_worker_killed_mid_task_loses_nothing(sandbox, connected, settings):
