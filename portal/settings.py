@@ -116,6 +116,8 @@ UPKEEP_STALLED_AFTER_SECONDS = env.float("UPKEEP_STALLED_AFTER_SECONDS", default
 UPKEEP_CHECK_INTERVAL_HOURS = env.float("UPKEEP_CHECK_INTERVAL_HOURS", default=24.0)
 # Grants one worker claims at a time; small batches let parallel workers split the work.
 UPKEEP_BATCH_SIZE = env.int("UPKEEP_BATCH_SIZE", default=10)
+# Health checks running at once against one Zoho data centre, across all workers.
+UPKEEP_CONCURRENCY_PER_DC = env.int("UPKEEP_CONCURRENCY_PER_DC", default=4)
 # Days a revocation Zoho never confirms is retried before it is finished locally.
 UPKEEP_REVOKE_GIVE_UP_DAYS = env.float("UPKEEP_REVOKE_GIVE_UP_DAYS", default=7.0)
 # Days the ciphertexts of a Needs-reconnect grant are kept before they are wiped.

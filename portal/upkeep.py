@@ -10,13 +10,15 @@ step on a grant (token service, revocation, the outcome's record) commits on its
 
 import logging
 import random
+import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -35,6 +37,7 @@ FIRST_RETRY = timedelta(minutes=5)
 REVOKE_FIRST_RETRY = timedelta(minutes=1)
 REVOKE_MAX_RETRY = timedelta(hours=6)
 PURGE_BATCH = 100
+SLOT_POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -112,13 +115,46 @@ def check_due_grants(
             break
         for grant_id in ids:
             try:
-                outcome = check_grant(grant_id=grant_id)
+                outcome = _check_within_dc_limit(grant_id)
             except (NotCheckable, ZohoGrant.DoesNotExist):
                 continue  # revoked or deleted since it was claimed
+            if outcome is None:
+                continue
             summary.add(outcome)
             if on_checked:
                 on_checked(outcome)
     return summary
+
+
+def _check_within_dc_limit(grant_id: Any) -> str | None:
+    """Check a claimed grant once one of its data centre's slots is free.
+
+    Slots are PostgreSQL session advisory locks (``UPKEEP_CONCURRENCY_PER_DC`` per data
+    centre, shared by every worker), released at once if the worker dies. When none frees
+    up within a lease the claim is handed back for a later sweep (``None``).
+    """
+    dc = ZohoGrant.objects.values_list("data_centre", flat=True).get(pk=grant_id)
+    key = zlib.crc32(f"portal.upkeep.dc.{dc}".encode()) & 0x7FFFFFFF
+    deadline = time.monotonic() + _lease(1).total_seconds()
+    while (slot := _take_slot(key)) is None:
+        if time.monotonic() > deadline:
+            ZohoGrant.objects.filter(pk=grant_id).update(next_check_at=timezone.now())
+            return None
+        time.sleep(SLOT_POLL_SECONDS)
+    try:
+        return check_grant(grant_id=grant_id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", [key, slot])
+
+
+def _take_slot(key: int) -> int | None:
+    with connection.cursor() as cursor:
+        for slot in range(max(int(settings.UPKEEP_CONCURRENCY_PER_DC), 1)):
+            cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", [key, slot])
+            if cursor.fetchone()[0]:
+                return slot
+    return None
 
 
 def check_grant(*, grant_id: Any) -> str:

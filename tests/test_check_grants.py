@@ -14,7 +14,8 @@ EU, US = "20000001", "10000001"
 
 
 @pytest.fixture
-def two_grants(portal, alice):
+def two_grants(portal, alice, settings):
+    settings.ZOHO_HTTP_TIMEOUT = 10.0  # a busy machine must not turn into "trouble"
     for zuid in (EU, US):
         assert portal.connect(zuid).status_code == 303
     grants = ZohoGrant.objects.filter(user=alice)

@@ -2,7 +2,7 @@
 revocations, the secret purge, and two workers sweeping at once."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -14,6 +14,7 @@ from accounts.models import AuditEvent
 from portal import alerts, upkeep
 from portal.models import ZohoGrant
 from portal.revocation import revoke_grant
+from tests.conftest import PortalBrowser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,7 +155,8 @@ def test_transient_refresh_fault_is_trouble_not_needs_reconnect(sandbox, connect
     assert mail.outbox == []
 
 
-def test_two_workers_sweeping_at_once_check_each_grant_once(portal, sandbox, alice):
+def test_two_workers_sweeping_at_once_check_each_grant_once(portal, sandbox, alice, settings):
+    settings.ZOHO_HTTP_TIMEOUT = 10.0  # many requests at once on a busy machine
     for zuid in MULTI_DC_USERS:
         assert portal.connect(zuid).status_code == 303
     assert ZohoGrant.objects.filter(user=alice).count() == len(MULTI_DC_USERS)
@@ -253,3 +255,36 @@ def test_status_changes_are_stamped(make_grant):
     grant.status = "trouble"
     grant.save(update_fields=["status"])
     assert ZohoGrant.objects.get(pk=grant.pk).status_changed_at > start
+
+
+def test_checks_against_one_data_centre_respect_the_concurrency_limit(
+    client, sandbox, make_user, settings
+):
+    settings.ZOHO_HTTP_TIMEOUT = 10.0  # many requests at once on a busy machine
+    for n in range(4):
+        client.force_login(make_user(f"owner{n}@example.com"))
+        assert PortalBrowser(client, sandbox).connect(EU).status_code == 303
+    settings.UPKEEP_CONCURRENCY_PER_DC = 1
+    sandbox.add_fault("latency", endpoint="desk_organizations", seconds=0.4)
+    mark = last_request(sandbox)
+    summaries = []
+
+    def worker():
+        try:
+            summaries.append(upkeep.check_due_grants(batch_size=1))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(s.healthy for s in summaries) == 4
+    arrivals = sorted(
+        datetime.fromisoformat(r["at"])
+        for r in requests_to(sandbox, "desk_organizations", after=mark)
+    )
+    assert len(arrivals) == 4
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(arrivals, arrivals[1:])]
+    assert min(gaps) >= 0.35, gaps  # one check at a time: each waited for the previous answer
