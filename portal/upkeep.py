@@ -38,6 +38,7 @@ REVOKE_FIRST_RETRY = timedelta(minutes=1)
 REVOKE_MAX_RETRY = timedelta(hours=6)
 PURGE_BATCH = 100
 SLOT_POLL_SECONDS = 0.1
+SLOT_WAIT = timedelta(minutes=1)
 
 
 @dataclass
@@ -99,20 +100,16 @@ def make_all_due() -> int:
 
 
 def check_due_grants(
-    *,
-    limit: int | None = None,
-    batch_size: int | None = None,
-    on_checked: Callable[[str], None] | None = None,
+    *, batch_size: int | None = None, on_checked: Callable[[str], None] | None = None
 ) -> CheckSummary:
-    """Check every due grant (at most ``limit``), a claimed batch at a time."""
+    """Check every due grant, a claimed batch at a time."""
     summary = CheckSummary()
     batch_size = batch_size or int(settings.UPKEEP_BATCH_SIZE)
-    while limit is None or summary.checked < limit:
-        size = batch_size if limit is None else min(batch_size, limit - summary.checked)
+    while True:
         due = due_for_check(now=timezone.now())
-        ids = _claim(due, field="next_check_at", batch_size=size)
+        ids = _claim(due, field="next_check_at", batch_size=batch_size)
         if not ids:
-            break
+            return summary
         for grant_id in ids:
             try:
                 outcome = _check_within_dc_limit(grant_id)
@@ -123,7 +120,6 @@ def check_due_grants(
             summary.add(outcome)
             if on_checked:
                 on_checked(outcome)
-    return summary
 
 
 def _check_within_dc_limit(grant_id: Any) -> str | None:
@@ -131,14 +127,15 @@ def _check_within_dc_limit(grant_id: Any) -> str | None:
 
     Slots are PostgreSQL session advisory locks (``UPKEEP_CONCURRENCY_PER_DC`` per data
     centre, shared by every worker), released at once if the worker dies. When none frees
-    up within a lease the claim is handed back for a later sweep (``None``).
+    up within ``SLOT_WAIT`` the grant falls due again ``SLOT_WAIT`` later (``None``).
     """
     dc = ZohoGrant.objects.values_list("data_centre", flat=True).get(pk=grant_id)
     key = zlib.crc32(f"portal.upkeep.dc.{dc}".encode()) & 0x7FFFFFFF
-    deadline = time.monotonic() + _lease(1).total_seconds()
+    deadline = time.monotonic() + SLOT_WAIT.total_seconds()
     while (slot := _take_slot(key)) is None:
         if time.monotonic() > deadline:
-            ZohoGrant.objects.filter(pk=grant_id).update(next_check_at=timezone.now())
+            handed_back = timezone.now() + SLOT_WAIT
+            ZohoGrant.objects.filter(pk=grant_id).update(next_check_at=handed_back)
             return None
         time.sleep(SLOT_POLL_SECONDS)
     try:

@@ -2,12 +2,14 @@
 revocations, the secret purge, and two workers sweeping at once."""
 
 import threading
+import zlib
 from datetime import datetime, timedelta
+from unittest import mock
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -288,3 +290,31 @@ def test_checks_against_one_data_centre_respect_the_concurrency_limit(
     assert len(arrivals) == 4
     gaps = [(later - earlier).total_seconds() for earlier, later in zip(arrivals, arrivals[1:])]
     assert min(gaps) >= 0.35, gaps  # one check at a time: each waited for the previous answer
+
+
+def test_a_grant_whose_data_centre_stays_busy_is_handed_back(sandbox, connected, settings):
+    settings.UPKEEP_CONCURRENCY_PER_DC = 1
+    key = zlib.crc32(b"portal.upkeep.dc.eu") & 0x7FFFFFFF
+    with connection.cursor() as cursor:  # another worker holds the only EU slot
+        cursor.execute("SELECT pg_advisory_lock(%s::int4, 0)", [key])
+    summaries = []
+
+    def worker():
+        try:
+            summaries.append(upkeep.check_due_grants())
+        finally:
+            connections.close_all()
+
+    mark = last_request(sandbox)
+    with mock.patch.object(upkeep, "SLOT_WAIT", timedelta(seconds=0.5)):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(timeout=30)
+    assert summaries[0].checked == 0
+    assert requests_to(sandbox, "desk_organizations", after=mark) == []
+    connected.refresh_from_db()
+    assert connected.next_check_at <= timezone.now() + timedelta(seconds=1)  # not left leased
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s::int4, 0)", [key])
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        assert upkeep.check_due_grants().healthy == 1
