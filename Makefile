@@ -25,8 +25,8 @@ run: $(VENV)/.installed-run
 	@$(PY) scripts/dev_env.py
 	$(PY) manage.py migrate --noinput
 	@$(PY) manage.py ensure_demo_users
-	@echo "Serving Desk Connect on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@echo "Serving Desk Connect on http://$(HOST):$(PORT)/ with one background worker (Ctrl-C stops both)"
+	@bash scripts/run_dev.sh $(PY) $(HOST):$(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

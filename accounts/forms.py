@@ -20,3 +20,11 @@ class SignUpForm(BaseUserCreationForm):
                 "An account with this email already exists. Log in or reset your password."
             )
         return email
+
+
+class ProfileForm(forms.Form):
+    has_alert_emails = forms.BooleanField(
+        label="Email me when a connection needs reconnecting",
+        required=False,
+        help_text="Sent once when Zoho stops accepting a connection, with a Reconnect link.",
+    )

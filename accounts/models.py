@@ -36,6 +36,9 @@ class User(AbstractUser):
 
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", max_length=254, unique=True)
+    has_alert_emails = models.BooleanField(
+        "email me when a connection needs reconnecting", default=True
+    )
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
@@ -76,6 +79,12 @@ class AuditEvent(models.Model):
         REVOKE_FAILED = "grant.revoke_failed"
         HIDDEN = "grant.hidden"
         TOKEN_ISSUED = "grant.token_issued"
+        CHECKED = "grant.checked"
+        CHECK_FAILED = "grant.check_failed"
+        RECOVERED = "grant.recovered"
+        OWNER_ALERTED = "grant.owner_alerted"
+        SECRETS_PURGED = "grant.secrets_purged"
+        ALERT_EMAILS_CHANGED = "user.alert_emails_changed"
         SERVICE_KEY_CREATED = "service_key.created"
         SERVICE_KEY_REVOKED = "service_key.revoked"
 

@@ -14,6 +14,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("signup/", LOGIN_LIMIT(views.signup), name="signup"),
+    path("profile/", views.profile, name="profile"),
     path(
         "login/",
         LOGIN_LIMIT(

@@ -1,4 +1,4 @@
-"""Sign-up; log-in, log-out and password pages come from Django's auth views."""
+"""Sign-up and profile; log-in, log-out and password pages come from Django's auth views."""
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -7,7 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts.forms import SignUpForm
+from accounts.forms import ProfileForm, SignUpForm
+from accounts.profile import set_alert_emails
 
 
 @login_not_required
@@ -22,3 +23,14 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Welcome! Your account is ready.")
         return redirect("portal:connections")
     return render(request, "accounts/signup.html", {"form": form})
+
+
+def profile(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    data = request.POST if request.method == "POST" else None  # an unticked box posts nothing
+    form = ProfileForm(data, initial={"has_alert_emails": user.has_alert_emails})
+    if request.method == "POST" and form.is_valid():
+        set_alert_emails(user=user, enabled=form.cleaned_data["has_alert_emails"], request=request)
+        messages.success(request, "Your profile was saved.")
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})

@@ -2,10 +2,12 @@
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ZohoGrant(models.Model):
@@ -52,6 +54,11 @@ class ZohoGrant(models.Model):
     failure_count = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=64, blank=True)
     retry_at = models.DateTimeField(null=True, blank=True)
+    # Stamped by save() whenever ``status`` changes (retention and give-up periods, alerts).
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    check_failure_count = models.PositiveIntegerField(default=0)
+    alerted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -64,6 +71,7 @@ class ZohoGrant(models.Model):
         indexes = [
             models.Index(fields=["user", "status"], name="grant_user_status"),
             models.Index(fields=["data_centre", "zoho_user_id"], name="grant_dc_zuid"),
+            models.Index(fields=["status", "next_check_at"], name="grant_status_next_check"),
         ]
 
     def __str__(self) -> str:
@@ -71,6 +79,28 @@ class ZohoGrant(models.Model):
 
     def __repr__(self) -> str:
         return f"<ZohoGrant {self.pk} {self.data_centre} {self.status}>"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, stamping ``status_changed_at`` when the status differs from the stored one.
+
+        Every transition saves through here (services lock, change, save), so the retention
+        and give-up periods of the upkeep tasks need no bookkeeping at each transition.
+        """
+        stored = getattr(self, "_stored_status", None)
+        new = self._state.adding and self.status_changed_at is None
+        if new or (stored is not None and stored != self.status):
+            self.status_changed_at = timezone.now()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "status_changed_at"}
+        super().save(*args, **kwargs)
+        self._stored_status = self.status
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> "ZohoGrant":
+        grant = super().from_db(db, field_names, values, **kwargs)
+        grant._stored_status = grant.__dict__.get("status")
+        return grant
 
     def access_token_is_fresh(self, *, at: datetime, margin: timedelta) -> bool:
         """True when a stored access token stays valid for at least ``margin`` after ``at``."""

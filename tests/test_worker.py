@@ -1,0 +1,102 @@
+"""A real Procrastinate worker process runs the upkeep jobs; killing one mid-task loses nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from accounts.models import AuditEvent
+from portal import tasks
+from portal.models import ZohoGrant
+from portal.upkeep_report import upkeep_report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+EU = "20000001"
+
+WORKER_SCRIPT = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+from django.conf import settings
+settings.DATABASES["default"]["NAME"] = sys.argv[1]
+settings.SANDBOX_BASE_URL = sys.argv[2]
+settings.ZOHO_HTTP_TIMEOUT = 5.0
+settings.UPKEEP_STALLED_AFTER_SECONDS = 1.0
+import django
+django.setup()
+from django.core.management import call_command
+call_command("procrastinate", "worker", "--one-shot", "--name", sys.argv[3])
+"""
+
+
+@pytest.fixture
+def connected(portal, alice):
+    assert portal.connect(EU).status_code == 303
+    return ZohoGrant.objects.get(user=alice)
+
+
+def start_worker(settings, name):
+    arguments = [connection.settings_dict["NAME"], settings.SANDBOX_BASE_URL, name]
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT, *arguments],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process):
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err[-3000:]
+
+
+def checked_events(grant):
+    return AuditEvent.objects.filter(grant_id=grant.pk, action="grant.checked").count()
+
+
+def test_worker_process_runs_the_health_check_job(sandbox, connected, settings):
+    job_id = tasks.check_due_grants.defer(timestamp=0)
+    finish(start_worker(settings, "one"))
+    assert ProcrastinateJob.objects.get(pk=job_id).status == "succeeded"
+    assert checked_events(connected) == 1
+    connected.refresh_from_db()
+    assert connected.last_checked_at is not None and connected.next_check_at is not None
+    runs = {run.task: run for run in upkeep_report(now=timezone.now()).tasks}
+    assert runs["portal.check_due_grants"].last_status == "succeeded"
+
+
+def test_worker_killed_mid_task_loses_nothing(sandbox, connected, settings):
+    sandbox.add_fault("latency", endpoint="desk_organizations", seconds=3.0, count=1)
+    job_id = tasks.check_due_grants.defer(timestamp=0)
+    worker = start_worker(settings, "doomed")
+    deadline = time.monotonic() + 30
+    while ProcrastinateJob.objects.get(pk=job_id).status != "doing":
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.1)
+    time.sleep(1.0)  # the check now waits on Zoho
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.communicate(timeout=30)
+    connected.refresh_from_db()
+    assert connected.status == "active" and checked_events(connected) == 0
+    assert ProcrastinateJob.objects.get(pk=job_id).status == "doing"  # stalled
+    # The claim's lease ends (simulated here) and the stalled job is run again by a new worker.
+    ZohoGrant.objects.filter(pk=connected.pk).update(next_check_at=None)
+    time.sleep(1.5)  # no heartbeat from the dead worker for longer than the threshold
+    waiting = ProcrastinateJob.objects.filter(task_name="portal.retry_stalled_jobs", status="todo")
+    if not waiting.exists():  # the dead worker may have deferred its periodic run already
+        tasks.retry_stalled_jobs.defer(timestamp=0)
+    finish(start_worker(settings, "rescuer"))
+    # Run again, or closed because the next periodic run of the same sweep was already queued.
+    assert ProcrastinateJob.objects.get(pk=job_id).status in ("succeeded", "failed")
+    assert not ProcrastinateJob.objects.filter(status="doing").exists()
+    assert checked_events(connected) == 1
