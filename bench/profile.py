@@ -58,6 +58,8 @@ def hot_path(*, worker_pids: list[int], seconds: int, load: Callable[[], object]
     path = py_spy_path()
     if path is None:
         return "py-spy is not installed (requirements-dev.txt); no profile."
+    for stale in OUT.glob("py-spy-*.txt"):
+        stale.unlink()
     outputs = [OUT / f"py-spy-{pid}.txt" for pid in worker_pids]
     spies = [
         subprocess.Popen(  # noqa: S603 (fixed argv)
@@ -73,14 +75,19 @@ def hot_path(*, worker_pids: list[int], seconds: int, load: Callable[[], object]
     problems = [spy.communicate()[1].decode()[-300:] for spy in spies if spy.wait() != 0]
     if problems:
         return f"py-spy failed: {problems[0].strip()}"
-    return _fold(outputs, getattr(result, "requests", 0))
+    try:
+        return _fold(outputs, getattr(result, "requests", 0))
+    except (OSError, ValueError) as error:
+        return f"py-spy's output could not be read: {error}"
 
 
 def _fold(outputs: list[Path], requests: int) -> Profile:
     stacks: Counter[tuple[str, ...]] = Counter()
     for output in outputs:
-        for line in output.read_text().splitlines():
+        for line in output.read_text(errors="replace").split("\n"):
             stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue  # not a "frame;frame;... count" line
             frames = tuple(re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";"))
             stacks[frames] += int(count)
     busy = Counter({f: n for f, n in stacks.items() if any(BUSY.match(x) for x in f)})
