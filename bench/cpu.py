@@ -13,6 +13,13 @@ class CpuUse:
     """CPU seconds (user + system) spent by each group of processes during one load."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    by_process: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def busiest_share(self, group: str) -> float:
+        """The share of a group's CPU taken by its busiest process (0.5 = two even workers)."""
+        times = self.by_process.get(group, {})
+        total = sum(times.values())
+        return max(times.values()) / total if total else 0.0
 
     def per_request_us(self, requests: int) -> dict[str, float]:
         return {name: 1e6 * value / max(requests, 1) for name, value in self.seconds.items()}
@@ -51,7 +58,8 @@ def metered(groups: dict[str, Callable[[], list[psutil.Process]]]) -> Iterator[C
     yield use
     for name, find in groups.items():
         after = _times(find())
-        use.seconds[name] = sum(t - before[name].get(pid, 0.0) for pid, t in after.items())
+        use.by_process[name] = {pid: t - before[name].get(pid, 0.0) for pid, t in after.items()}
+        use.seconds[name] = sum(use.by_process[name].values())
     use.seconds["load generator"] = _children_rusage() - children_before
     ours = sum(use.seconds.values())
     use.seconds["everything else"] = max(0.0, _machine_busy() - machine_before - ours)

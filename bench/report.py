@@ -119,6 +119,7 @@ def render(
         *_target_table(runs),
         "",
         *_busy_machine(runs),
+        *_balance(runs),
         *_littles_law(runs),
     ]
     for run in runs:
@@ -169,6 +170,29 @@ def _busy_machine(runs: list["ClassRun"]) -> list[str]:
     ]
 
 
+def _balance(runs: list["ClassRun"]) -> list[str]:
+    """Keep-alive connections stay with the worker that accepted them: say when that skewed."""
+    skewed = [
+        run.worker_class
+        for run in runs
+        if max(
+            run.a.ping_cpu.busiest_share("gunicorn workers"),
+            run.a.hot_cpu.busiest_share("gunicorn workers"),
+        )
+        > 0.65
+    ]
+    if not skewed:
+        return []
+    return [
+        f"**Uneven workers ({', '.join(skewed)}):** wrk's 8 keep-alive connections stay with the "
+        "worker that accepted them, and in this run one worker carried most of them (see "
+        "\"busiest worker's share\" below), so that class's throughput and ratio say more "
+        "about the split than about the code. sync workers take a new connection per request "
+        "and stay even.",
+        "",
+    ]
+
+
 def _littles_law(runs: list["ClassRun"]) -> list[str]:
     """Why the latency target and the throughput are one question at a fixed concurrency."""
     if all(run.a.hot.p50_ms <= TARGET_HOT_P50_MS for run in runs):
@@ -215,6 +239,14 @@ def _hot_section(run: "ClassRun", seconds: int) -> list[str]:
     hot_cpu = a.hot_cpu.per_request_us(hot.requests)
     for group in a.hot_cpu.seconds:
         rows.append([f"CPU per request: {group}", _us(ping_cpu[group]), _us(hot_cpu[group])])
+    workers = "gunicorn workers"
+    rows.append(
+        [
+            "busiest worker's share of the workers' CPU",
+            f"{100 * a.ping_cpu.busiest_share(workers):.0f} %",
+            f"{100 * a.hot_cpu.busiest_share(workers):.0f} %",
+        ]
+    )
     activity = a.activity
     return [
         f"## `{run.worker_class}` workers",

@@ -117,8 +117,8 @@ def _options() -> argparse.Namespace:
     parser.add_argument(
         "--worker-classes",
         type=lambda value: value.split(","),
-        default=["gthread", "sync"],
-        help="gunicorn worker classes to measure, comma-separated (default: gthread,sync); "
+        default=["sync", "gthread"],
+        help="gunicorn worker classes to measure, comma-separated (default: sync,gthread); "
         "the first is the one profiled (and re-measured with prepared statements) when a "
         "target is missed",
     )
