@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
@@ -96,19 +97,23 @@ def authenticate(
 
 
 def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    """Run the hot query as its own connection health check.
+    """Run the hot query as a prepared statement that is also the connection's health check.
 
     ``CONN_HEALTH_CHECKS`` would spend a ``SELECT 1`` round trip before the first query of
     every request; here the query itself tells whether the persistent connection still
-    works, and a dead one is replaced once, outside any transaction.
+    works, and a dead one is replaced once, outside any transaction. Django binds parameters
+    on the client, so PostgreSQL would plan this join on every call; a psycopg cursor with
+    ``prepare=True`` plans it once per connection (only here: the rest of Django keeps
+    client-side binding, which transaction-mode poolers need).
     """
     connection.health_check_done = True
     for attempt in (1, 2):
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+            connection.ensure_connection()
+            with connection.connection.cursor() as cursor:
+                cursor.execute(sql, params, prepare=True)
                 return cursor.fetchone()
-        except (OperationalError, InterfaceError):
+        except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError):
             if attempt == 2 or connection.in_atomic_block:
                 raise
             connection.close()
