@@ -209,3 +209,15 @@ def test_hot_path_survives_a_dead_persistent_connection(client, make_grant, serv
     response = post_token(client, grant, service_key)
     assert response.status_code == 200
     assert response.json()["access_token"] == make_grant.access_token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_query_is_a_prepared_statement(client, make_grant, service_key):
+    from django.db import connection
+
+    grant = make_grant()
+    for _ in range(2):
+        assert post_token(client, grant, service_key).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 1

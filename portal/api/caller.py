@@ -102,15 +102,16 @@ def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     ``CONN_HEALTH_CHECKS`` would spend a ``SELECT 1`` round trip before the first query of
     every request; here the query itself tells whether the persistent connection still
     works, and a dead one is replaced once, outside any transaction. Django binds parameters
-    on the client, so PostgreSQL would plan this join on every call; a psycopg cursor with
-    ``prepare=True`` plans it once per connection (only here: the rest of Django keeps
-    client-side binding, which transaction-mode poolers need).
+    on the client, so PostgreSQL would plan this join on every call; a plain psycopg cursor
+    with ``prepare=True`` (and the numeric ``prepare_threshold`` set in settings) plans it once
+    per connection. Django's own cursors still bind on the client and never prepare, which
+    transaction-mode poolers need.
     """
     connection.health_check_done = True
     for attempt in (1, 2):
         try:
             connection.ensure_connection()
-            with connection.connection.cursor() as cursor:
+            with psycopg.Cursor(connection.connection) as cursor:
                 cursor.execute(sql, params, prepare=True)
                 return cursor.fetchone()
         except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError):
