@@ -31,12 +31,12 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	@bash scripts/ensure_chromium.sh
+	@bash scripts/ensure_debian_package.sh chromium /usr/bin/chromium "the browser tests (tests/browser/)"
 	$(PY) -m pytest
 
 # The token API under gunicorn (a few minutes; not part of `test`): writes bench/RESULTS.md.
 bench: $(VENV)/.installed-dev
-	@bash bench/ensure_wrk.sh
+	@bash scripts/ensure_debian_package.sh wrk wrk "the benchmark"
 	$(PY) -m bench.token_api
 
 lint: $(VENV)/.installed-dev

@@ -2,8 +2,9 @@
 
 One browser per session, a fresh context and page per test. Every console error, uncaught page
 error and Content-Security-Policy violation on a test's page fails that test: the portal runs a
-strict CSP, so a violation is a bug. Without /usr/bin/chromium (scripts/ensure_chromium.sh, run
-by `make test`, installs it where apt-get can) the browser tests are skipped, with the reason.
+strict CSP, so a violation is a bug. Without /usr/bin/chromium (`make test` installs it with
+scripts/ensure_debian_package.sh where apt-get can) the browser tests are skipped, with the
+reason.
 
 Tests here need ``@pytest.mark.django_db(transaction=True)``: the live server runs in another
 thread, on its own database connection, so it must see committed data.
@@ -36,7 +37,7 @@ TIMEOUT_MS = 5_000  # per action and expectation: a stuck page fails fast, not a
 
 SKIP_REASON = (
     f"browser tests skipped: {CHROMIUM} is missing. Install Debian's chromium package "
-    "(scripts/ensure_chromium.sh, run by `make test`, does this where apt-get is available)."
+    "(scripts/ensure_debian_package.sh, run by `make test`, does this where apt-get is available)."
 )
 
 # Runs in every document before its own scripts, reporting CSP violations to the test.
