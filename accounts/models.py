@@ -47,6 +47,7 @@ class User(AbstractUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
+        permissions = [("manage_users", "Can list, deactivate and reactivate portal users")]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
@@ -84,9 +85,14 @@ class AuditEvent(models.Model):
         RECOVERED = "grant.recovered"
         OWNER_ALERTED = "grant.owner_alerted"
         SECRETS_PURGED = "grant.secrets_purged"
+        WARNING_RAISED = "grant.warning_raised"
+        WARNING_CLEARED = "grant.warning_cleared"
         ALERT_EMAILS_CHANGED = "user.alert_emails_changed"
         SERVICE_KEY_CREATED = "service_key.created"
         SERVICE_KEY_REVOKED = "service_key.revoked"
+        USER_DEACTIVATED = "user.deactivated"
+        USER_REACTIVATED = "user.reactivated"
+        AUDIT_EXPORTED = "audit.exported"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"
@@ -104,6 +110,7 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
 
     class Meta:
+        permissions = [("view_audit_log", "Can read and export the audit log")]
         ordering = ("-created_at", "-id")
         indexes = [
             models.Index(fields=["action", "created_at"], name="audit_action_time"),

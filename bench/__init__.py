@@ -1,1 +1,1 @@
-"""Benchmarks of the token API (``make bench``; results in bench/RESULTS.md)."""
+"""Benchmarks (``make bench``; results in bench/RESULTS.md, one section per benchmark)."""

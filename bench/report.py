@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.load import wrk_version
-from bench.servers import ROOT, THREADS, WORKERS
+from bench.servers import THREADS, WORKERS
 
 if TYPE_CHECKING:
     from bench.profile import Profile
     from bench.token_api import ClassRun, HotPath
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 TARGET_RATIO = 0.50
 TARGET_HOT_P50_MS = 2.5
 CONNECTIONS = 8
@@ -145,6 +144,8 @@ def render(
     lines += _profile_section(profile)
     if what_if is not None:
         lines += _what_if_section(runs[0], what_if)
+    # One level down: the section sits under bench/RESULTS.md's own title.
+    lines = [f"#{line}" if line.startswith("#") else line for line in lines]
     return "\n".join(lines).rstrip() + "\n"
 
 

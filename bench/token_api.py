@@ -24,6 +24,7 @@ from bench.cpu import CpuUse, metered
 from bench.dbstats import Activity, StatsReader
 from bench.fixtures import Fixtures, create_fixtures, expire
 from bench.load import BurstResult, WrkResult, burst, run_wrk, wrk_path
+from bench.results import RESULTS, write_section
 from tests.sandbox_control import SandboxControl
 
 if TYPE_CHECKING:
@@ -105,9 +106,9 @@ def main() -> int:
         profile=profile,
         what_if=what_if,
     )
-    report.RESULTS.write_text(results)
+    write_section("token_api", results)
     print(results)
-    print(f"bench: written to {report.RESULTS.relative_to(servers.ROOT)}", file=sys.stderr)
+    print(f"bench: written to {RESULTS.relative_to(servers.ROOT)}", file=sys.stderr)
     return 0
 
 

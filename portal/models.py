@@ -25,6 +25,13 @@ class ZohoGrant(models.Model):
         REVOKING = "revoking", "Revoking"
         REVOKED = "revoked", "Revoked"
 
+    class Warning(models.TextChoices):
+        """Signs that a grant that still works is about to break (set by the upkeep tasks)."""
+
+        NONE = "", "No warning"
+        REPEATED_FAILURES = "repeated_failures", "Repeated upstream failures"
+        TOKEN_CAP = "token_cap", "Zoho's refresh-token limit nearly reached"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="zoho_grants"
@@ -59,8 +66,14 @@ class ZohoGrant(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True)
     check_failure_count = models.PositiveIntegerField(default=0)
     alerted_at = models.DateTimeField(null=True, blank=True)
+    warning = models.CharField(max_length=32, choices=Warning.choices, default="", blank=True)
+    warning_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        permissions = [
+            ("view_all_grants", "Can see every grant in the staff pages"),
+            ("revoke_any_grant", "Can revoke any grant from the staff pages"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "data_centre", "zoho_user_id"],
@@ -153,6 +166,9 @@ class ServiceKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [("manage_service_keys", "Can create, list and revoke service keys")]
 
     def __str__(self) -> str:
         return f"{self.name} (dck_{self.prefix}_…)"

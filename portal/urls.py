@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("portal.api.urls")),
+    path("staff/", include("portal.staff.urls")),
     path("admin/login/", LOGIN_LIMIT(admin.site.login)),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on pages that name no icon (the sandbox's, the admin's).

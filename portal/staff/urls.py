@@ -1,0 +1,11 @@
+"""URLs under /staff/. Each area of the staff pages keeps its own list of patterns."""
+
+from django.urls import path
+
+from portal.staff import views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", views.staff_home, name="home"),
+]

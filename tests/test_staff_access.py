@@ -1,0 +1,41 @@
+"""The staff area's front door: who gets in, who gets a 404 or a 403."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_home_sends_staff_to_a_section_they_may_open(client, staff):
+    staff.user_permissions.add(Permission.objects.get(codename="view_all_grants"))
+    client.force_login(staff)
+    response = client.get("/staff/")
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/upkeep/"
+    page = client.get("/staff/upkeep/").content.decode()
+    assert 'href="/staff/upkeep/" aria-current="page"' in page
+
+
+def test_staff_home_refuses_who_has_no_staff_permission(client, alice, staff):
+    assert client.get("/staff/").status_code == 302  # anonymous: the login page
+    client.force_login(alice)
+    assert client.get("/staff/").status_code == 404
+    client.force_login(staff)
+    assert client.get("/staff/").status_code == 403
+
+
+def test_the_header_shows_the_staff_link_only_to_staff_with_a_section(client, alice, staff):
+    client.force_login(alice)
+    assert 'href="/staff/"' not in client.get("/connections/").content.decode()
+    client.force_login(staff)
+    assert 'href="/staff/"' not in client.get("/connections/").content.decode()
+    staff.user_permissions.add(Permission.objects.get(codename="view_all_grants"))
+    assert 'href="/staff/"' in client.get("/connections/").content.decode()
+
+
+def test_an_inactive_staff_member_is_refused(client, staff):
+    staff.user_permissions.add(Permission.objects.get(codename="view_all_grants"))
+    client.force_login(staff)
+    staff.is_active = False
+    staff.save()
+    assert client.get("/staff/upkeep/").status_code in (302, 404)
