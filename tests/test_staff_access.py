@@ -1,7 +1,11 @@
 """The staff area's front door: who gets in, who gets a 404 or a 403."""
 
+import re
+import uuid
+
 import pytest
 from django.contrib.auth.models import Permission
+from django.urls import URLPattern, get_resolver
 
 pytestmark = pytest.mark.django_db
 
@@ -39,3 +43,46 @@ def test_an_inactive_staff_member_is_refused(client, staff):
     staff.is_active = False
     staff.save()
     assert client.get("/staff/upkeep/").status_code in (302, 404)
+
+
+def _staff_urls():
+    """Every URL under /staff/ with a sample path and the view behind it."""
+    samples = {"uuid": str(uuid.UUID(int=1)), "int": "1", "str": "x", "slug": "x"}
+    found = []
+
+    def walk(patterns, prefix):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLPattern):
+                if route.startswith("staff/"):
+                    path = "/" + route
+                    for converter, value in samples.items():
+                        path = re.sub(rf"<{converter}:\w+>", value, path)
+                    found.append((path, pattern.callback))
+            else:
+                walk(pattern.url_patterns, route)
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def test_every_staff_page_names_its_permission():
+    urls = _staff_urls()
+    assert len(urls) >= 2
+    for path, view in urls:
+        if path == "/staff/":
+            continue
+        assert getattr(view, "staff_permission", None), f"{path} is not behind a staff permission"
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_no_staff_url_opens_to_the_wrong_people(client, alice, staff, method):
+    for path, _view in _staff_urls():
+        client.logout()
+        response = getattr(client, method)(path)
+        assert response.status_code == 302, path
+        assert response["Location"].startswith("/accounts/login/"), path
+        client.force_login(alice)
+        assert getattr(client, method)(path).status_code in (404, 405), path
+        client.force_login(staff)
+        assert getattr(client, method)(path).status_code in (403, 405), path
