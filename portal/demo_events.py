@@ -120,14 +120,14 @@ def insert_events(
     actions = [str(action) for action in A.values]
     keys = _planned(rng, count, grants, actions, now)
     columns = list(COLUMNS)
-    # The owner column is being added to AuditEvent in parallel (issue 8); this guard goes
-    # once both are merged. Trigger-filled columns (the hash chain) are never listed.
-    with_owner = any(f.name == "owner_id" for f in AuditEvent._meta.concrete_fields)
-    if with_owner:
-        columns.append("owner_id")
+    # The owner columns are being added to AuditEvent in parallel (issue 8): a temporary guard,
+    # removed once both are merged. Trigger-filled columns (the hash chain) are never listed.
+    names = {f.name for f in AuditEvent._meta.concrete_fields}
+    owner_columns = [name for name in ("owner_id", "owner_repr") if name in names]
+    columns += owner_columns
     counts: Counter[str] = Counter()
     start = now - timedelta(seconds=SPREAD_SECONDS)
-    context = _Context(rng, grants, users, staff or users, counts, with_owner)
+    context = _Context(rng, grants, users, staff or users, counts, owner_columns)
     rows = (context.row(key, actions, start) for key in keys)
     copy_tuples(AuditEvent._meta.db_table, columns, rows, len(keys), "events", progress)
     return counts
@@ -185,10 +185,10 @@ class _Context:
         users: Sequence["DemoUser"],
         staff: Sequence["DemoUser"],
         counts: Counter[str],
-        with_owner: bool,
+        owner_columns: list[str],
     ) -> None:
         self.rng, self.grants, self.users, self.staff = rng, grants, users, staff
-        self.counts, self.with_owner = counts, with_owner
+        self.counts, self.owner_columns = counts, owner_columns
 
     def row(self, key: int, actions: list[str], start: datetime) -> tuple[Any, ...]:
         grant = self.grants[key & ((1 << GRANT_BITS) - 1)]
@@ -219,9 +219,16 @@ class _Context:
             rng.choice(AGENTS) if actor is not None else "",
             "failure" if action in FAILURES else "success",
         )
-        if self.with_owner:
-            return (*row, owner.id if owner is not None else None)
-        return row
+        if not self.owner_columns:
+            return row
+        values = {"owner_id": owner.id, "owner_repr": owner.email} if owner else {}
+        return (
+            *row,
+            *(
+                values.get(name, "" if name == "owner_repr" else None)
+                for name in self.owner_columns
+            ),
+        )
 
     def _detail(self, action: str, grant: "DemoGrant", owner: "DemoUser | None") -> dict[str, Any]:
         make = DETAILS.get(action)

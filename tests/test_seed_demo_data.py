@@ -110,3 +110,30 @@ def test_it_refuses_a_database_with_data_unless_appending(debug):
     seed("--grants", "30", "--events", "100", "--append")
     assert ZohoGrant.objects.count() == 60
     assert AuditEvent.objects.count() == 200
+
+
+def test_events_carry_the_owner_when_the_audit_log_has_owner_columns():
+    """The owner columns arrive with another part of issue 8; rows already fit them."""
+    import random
+    import uuid
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from portal.demo_data import DemoGrant, DemoUser
+    from portal.demo_events import ACTION_BITS, COLUMNS, GRANT_BITS, _Context
+
+    owner = DemoUser(7, "owner@example.com", False)
+    grant = DemoGrant(uuid.uuid4(), owner, "eu", "z@example.com", "active", datetime.now(UTC), None)
+    context = _Context(
+        random.Random(1), [grant], [owner], [owner], Counter(), ["owner_id", "owner_repr"]
+    )
+    actions = ["grant.refreshed", "service_key.created"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    on_grant = context.row((5 << (ACTION_BITS + GRANT_BITS)) | (0 << GRANT_BITS), actions, start)
+    assert len(on_grant) == len(COLUMNS) + 2
+    assert on_grant[-2:] == (7, "owner@example.com")
+    staff_action = context.row(
+        (6 << (ACTION_BITS + GRANT_BITS)) | (1 << GRANT_BITS), actions, start
+    )
+    assert staff_action[-2:] == (None, "")
+    assert staff_action[4] is None  # no grant on a service-key event
