@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from urllib.parse import urlencode
 
@@ -173,7 +173,7 @@ def _sample() -> dict[str, str]:
         "owner": grant.user.email,
         "org": grant.organizations[0]["name"],
         "grant": str(grant.pk),
-        "since": f"{newest.date().replace(day=1):%Y-%m-%d}",
+        "since": f"{newest - timedelta(days=7):%Y-%m-%d}",
         "until": f"{newest.date():%Y-%m-%d}",
     }
 
@@ -237,7 +237,8 @@ def _export(portal: servers.Service, cookie: str, label: str, path: str) -> Expo
     if status == 404:
         return Export(label, path, 404, 0, 0, 0.0, 0, before)
     _say(f"export {label}: {lines:,} lines in {seconds:.1f} s")
-    return Export(label, path, status, lines, size, seconds, max(rss.peaks.values()), before)
+    peak = max(rss.peaks.values(), default=before)
+    return Export(label, path, status, lines, size, seconds, peak, before)
 
 
 def _slowest_query(runs: list[PageRun], cookie: str) -> SlowQuery | None:
