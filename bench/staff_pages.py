@@ -15,6 +15,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -24,6 +25,7 @@ import httpx2
 import psutil
 
 from bench import report, servers
+from bench.cpu import CpuUse, metered
 from bench.results import RESULTS, write_section
 from bench.staff_report import Export, PageRun, Seeding, SlowQuery, render
 
@@ -91,7 +93,9 @@ def main() -> int:
         cookie, sample = _staff_session(), _sample()
         portal = _start_portal(env, port)
         stack.callback(portal.stop)
-        runs = _measure_pages(portal, cookie, pages(sample), options.requests)
+        measured_from = time.perf_counter()
+        with metered(_process_groups(portal, database)) as cpu:
+            runs = _measure_pages(portal, cookie, pages(sample), options.requests)
         exports = [_export(portal, cookie, label, path) for label, path in EXPORTS]
         slow = _slowest_query(runs, cookie)
         machine = report.describe_machine(load_average)
@@ -103,6 +107,7 @@ def main() -> int:
         exports=exports,
         slow=slow,
         requests=options.requests,
+        others_share=_others_share(cpu, time.perf_counter() - measured_from),
     )
     write_section("staff_pages", markdown)
     print(markdown)
@@ -185,6 +190,35 @@ def _start_portal(env: dict[str, str], port: int) -> servers.Service:
     service = servers.start("portal-staff", argv, env, port)
     service.wait_ready("/api/v1/ping")
     return service
+
+
+def _process_groups(
+    portal: servers.Service, database: servers.Database
+) -> dict[str, Callable[[], list[psutil.Process]]]:
+    """This run's processes (workers, its database's backends, this driver), so that the CPU
+    the rest of the machine took meanwhile can be told apart."""
+    postmaster = database.server.get_postmaster_info().pid
+
+    def backends() -> list[psutil.Process]:
+        found = []
+        for child in psutil.Process(postmaster).children():
+            try:
+                if f" {DATABASE} " in f" {' '.join(child.cmdline())} ":
+                    found.append(child)
+            except psutil.Error:
+                continue
+        return found
+
+    return {
+        "gunicorn workers": lambda: psutil.Process(portal.process.pid).children(),
+        "PostgreSQL backends": backends,
+        "bench driver": lambda: [psutil.Process()],
+    }
+
+
+def _others_share(cpu: CpuUse, seconds: float) -> float:
+    """The share of the machine's CPU that processes outside this run used while pages ran."""
+    return cpu.seconds["everything else"] / (seconds * len(os.sched_getaffinity(0)))
 
 
 def _measure_pages(

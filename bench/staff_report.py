@@ -65,6 +65,7 @@ def render(
     exports: list[Export],
     slow: SlowQuery | None,
     requests: int,
+    others_share: float,
 ) -> str:
     lines = [
         "## Staff pages benchmark",
@@ -95,6 +96,7 @@ def render(
         "",
         f"### Pages (target: median ≤ {TARGET_MS:.0f} ms)",
         "",
+        *_busy_machine(others_share),
         "| page | path | median | p95 | target |",
         "| --- | --- | --- | --- | --- |",
         *[_page_row(run) for run in runs],
@@ -108,6 +110,18 @@ def render(
         *_slow_section(slow),
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _busy_machine(share: float) -> list[str]:
+    """A warning when other work took a noticeable share of the cores while pages ran."""
+    if share < 0.10:
+        return [f"Processes outside the bench used {100 * share:.0f} % of the CPU meanwhile.", ""]
+    return [
+        f"**The machine was not idle:** processes outside the bench used {100 * share:.0f} % of "
+        "its CPU while the pages were measured, so these times are worse than on an idle "
+        "machine.",
+        "",
+    ]
 
 
 def _page_row(run: PageRun) -> str:
