@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
-from accounts.models import AuditEvent, User
+from accounts.models import AuditEvent, RateCounter, User
 
 
 @admin.register(User)
@@ -44,3 +44,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("actor_repr", "grant_repr", "=grant_id")
     date_hierarchy = "created_at"
     readonly_fields = tuple(field.name for field in AuditEvent._meta.fields)
+
+
+@admin.register(RateCounter)
+class RateCounterAdmin(ReadOnlyAdmin):
+    """Rate-limit windows: which key (IP or account) was counted how often."""
+
+    list_display = ("key", "window_start", "hits")
+    search_fields = ("key",)
+    date_hierarchy = "window_start"
+    ordering = ("-window_start",)
+    readonly_fields = ("key", "window_start", "hits")

