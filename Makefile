@@ -34,10 +34,12 @@ test: $(VENV)/.installed-dev
 	@bash scripts/ensure_debian_package.sh chromium /usr/bin/chromium "the browser tests (tests/browser/)"
 	$(PY) -m pytest
 
-# The token API under gunicorn (a few minutes; not part of `test`): writes bench/RESULTS.md.
+# The token API under gunicorn, then a health-check sweep of 10,000 grants by 1 and by 2
+# Procrastinate workers (several minutes each; not part of `test`): writes bench/RESULTS.md.
 bench: $(VENV)/.installed-dev
 	@bash scripts/ensure_debian_package.sh wrk wrk "the benchmark"
 	$(PY) -m bench.token_api
+	$(PY) -m bench.upkeep_sweep
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
