@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import psutil
 
 from bench import report, servers
-from bench.cpu import CpuUse, metered
+from bench.cpu import CpuUse, sampled
 from bench.fixtures import create_bulk_grants
 from bench.results import RESULTS, write_section
 from bench.sweep_report import render
@@ -147,7 +147,7 @@ def _sweep(base: servers.Stack, workers: int, options: Options) -> Sweep:
         jobs = workers * options.concurrency
         _say(f"{workers} worker process(es), {jobs} sweep jobs over {options.grants} grants")
         started = timezone.now()
-        with metered(_process_groups(base, processes)) as cpu:
+        with sampled(_process_groups(base, processes)) as cpu:
             ids = [
                 tasks.check_due_grants.configure(queueing_lock=f"bench.sweep.{n}").defer(
                     timestamp=0
