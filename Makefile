@@ -34,11 +34,13 @@ test: $(VENV)/.installed-dev
 	@bash scripts/ensure_debian_package.sh chromium /usr/bin/chromium "the browser tests (tests/browser/)"
 	$(PY) -m pytest
 
-# The token API under gunicorn, then the staff pages on 100k grants / 1M audit events (a few
-# minutes each; not part of `test`): each writes its section of bench/RESULTS.md.
+# The token API under gunicorn, a health-check sweep of 10,000 grants by 1 and by 2 Procrastinate
+# workers, then the staff pages on 100k grants / 1M audit events (several minutes each; not part
+# of `test`): each writes its own section of bench/RESULTS.md.
 bench: $(VENV)/.installed-dev
 	@bash scripts/ensure_debian_package.sh wrk wrk "the benchmark"
 	$(PY) -m bench.token_api
+	$(PY) -m bench.upkeep_sweep
 	$(PY) -m bench.staff_pages
 
 lint: $(VENV)/.installed-dev

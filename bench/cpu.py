@@ -1,6 +1,7 @@
 """Where the machine's CPU time goes during a load: gunicorn workers, PostgreSQL, wrk."""
 
 import resource
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,5 +62,41 @@ def metered(groups: dict[str, Callable[[], list[psutil.Process]]]) -> Iterator[C
         use.by_process[name] = {pid: t - before[name].get(pid, 0.0) for pid, t in after.items()}
         use.seconds[name] = sum(use.by_process[name].values())
     use.seconds["load generator"] = _children_rusage() - children_before
+    ours = sum(use.seconds.values())
+    use.seconds["everything else"] = max(0.0, _machine_busy() - machine_before - ours)
+
+
+@contextmanager
+def sampled(
+    groups: dict[str, Callable[[], list[psutil.Process]]], interval: float = 0.5
+) -> Iterator[CpuUse]:
+    """Like :func:`metered`, for groups whose processes come and go during the load (database
+    backends of connections closed after each job): their CPU time is sampled every
+    ``interval`` in a background thread, so a process that ended keeps its last sample (at
+    most ``interval`` of its CPU time is missed)."""
+    before = {name: _times(find()) for name, find in groups.items()}
+    last: dict[str, dict[int, float]] = {name: dict(times) for name, times in before.items()}
+    machine_before = _machine_busy()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(interval):
+            for name, find in groups.items():
+                last[name].update(_times(find()))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    use = CpuUse()
+    try:
+        yield use
+    finally:
+        stop.set()
+        thread.join()
+    for name, find in groups.items():
+        last[name].update(_times(find()))
+        use.by_process[name] = {
+            pid: t - before[name].get(pid, 0.0) for pid, t in last[name].items()
+        }
+        use.seconds[name] = sum(use.by_process[name].values())
     ours = sum(use.seconds.values())
     use.seconds["everything else"] = max(0.0, _machine_busy() - machine_before - ours)

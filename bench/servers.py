@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ import httpx2
 import psutil
 import psycopg
 from psycopg import sql
+
+from tests.sandbox_control import SandboxControl
 
 ROOT = Path(__file__).resolve().parent.parent
 PGDATA = ROOT / ".var" / "pgdata"
@@ -141,8 +145,11 @@ def portal_environment(*, database_url: str, sandbox_port: int, portal_port: int
 
 def sandbox_environment(portal_env: dict[str, str], database_url: str) -> dict[str, str]:
     """The sandbox's server: the same settings, but DEBUG on (which the sandbox requires)
-    and its own database, so the portal's database statistics show the portal alone."""
-    return {**portal_env, "DEBUG": "1", "DATABASE_URL": database_url}
+    and its own database, so the portal's database statistics show the portal alone.
+    ``runserver`` answers each request in a new thread: connections are closed after each
+    request (``CONN_MAX_AGE`` 0) rather than left to finished threads, since the embedded
+    server's 100 connections are shared with everything else on the machine."""
+    return {**portal_env, "DEBUG": "1", "DATABASE_URL": database_url, "CONN_MAX_AGE": "0"}
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -251,3 +258,56 @@ class RssSampler:
                     continue
                 self.peaks[worker.pid] = max(rss, self.peaks.get(worker.pid, 0))
             self._stop.wait(self.interval)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What every benchmark runs against: its databases, the portal's environment, the
+    sandbox's server and its control API, with Django set up in this process."""
+
+    database: Database
+    env: dict[str, str]
+    portal_port: int
+    sandbox: Service
+    control: SandboxControl
+
+
+def start_stack(
+    stack: ExitStack,
+    say: Callable[[str], None],
+    *,
+    env_overrides: dict[str, str] | None = None,
+    sandbox_alias: str = "",
+) -> Stack:
+    """Databases, migrations, the sandbox's server, Django in this process; all undone by
+    ``stack``. ``sandbox_alias`` also names the sandbox's database as a Django database alias
+    in this process (for benchmarks that set up Zoho-side data in bulk)."""
+    database = open_database()
+    stack.callback(lambda: say(f"embedded PostgreSQL {close_database(database)}"))
+    sandbox_port, portal_port = free_port(), free_port()
+    env = portal_environment(
+        database_url=database.url(DATABASE_NAME),
+        sandbox_port=sandbox_port,
+        portal_port=portal_port,
+    )
+    env.update(env_overrides or {})
+    sandbox_env = sandbox_environment(env, database.url(SANDBOX_DATABASE_NAME))
+    say(f"migrating {DATABASE_NAME} (the sandbox's database is a copy of it)")
+    manage({**sandbox_env, "DATABASE_URL": env["DATABASE_URL"]}, "migrate", "--noinput")
+    database.create(SANDBOX_DATABASE_NAME, template=DATABASE_NAME)
+    sandbox = start_sandbox(sandbox_env, sandbox_port)
+    stack.callback(sandbox.stop)
+    os.environ.update(env)
+    import django
+    from django.conf import settings
+
+    if sandbox_alias:
+        default = settings.DATABASES["default"]
+        settings.DATABASES[sandbox_alias] = {**default, "NAME": SANDBOX_DATABASE_NAME}
+    django.setup()
+    from django.db import connections
+
+    stack.callback(connections.close_all)
+    control = SandboxControl(f"{sandbox.base_url}/sandbox")
+    control.reset()
+    return Stack(database, env, portal_port, sandbox, control)

@@ -129,35 +129,13 @@ def _options() -> argparse.Namespace:
 
 def _set_up(stack: ExitStack) -> Bench:
     """Databases, migrations, the sandbox's server, Django in this process, and the data."""
-    database = servers.open_database()
-    stack.callback(lambda: _say(f"embedded PostgreSQL {servers.close_database(database)}"))
-    sandbox_port, portal_port = servers.free_port(), servers.free_port()
-    env = servers.portal_environment(
-        database_url=database.url(servers.DATABASE_NAME),
-        sandbox_port=sandbox_port,
-        portal_port=portal_port,
-    )
-    sandbox_env = servers.sandbox_environment(env, database.url(servers.SANDBOX_DATABASE_NAME))
-    _say("migrating portal_bench (the sandbox's database is a copy of it)")
-    servers.manage({**sandbox_env, "DATABASE_URL": env["DATABASE_URL"]}, "migrate", "--noinput")
-    database.create(servers.SANDBOX_DATABASE_NAME, template=servers.DATABASE_NAME)
-    sandbox = servers.start_sandbox(sandbox_env, sandbox_port)
-    stack.callback(sandbox.stop)
-    stats = StatsReader(database.uri(servers.DATABASE_NAME))
+    base = servers.start_stack(stack, _say)
+    stats = StatsReader(base.database.uri(servers.DATABASE_NAME))
     stack.callback(stats.close)
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.db import connections
-
-    stack.callback(connections.close_all)
-    control = SandboxControl(f"{sandbox.base_url}/sandbox")
-    control.reset()
     _say("connecting two grants through the portal's flow and the sandbox's consent page")
-    fixtures = create_fixtures(control)
-    postmaster = database.server.get_postmaster_info().pid
-    return Bench(env, portal_port, postmaster, control, fixtures, stats)
+    fixtures = create_fixtures(base.control)
+    postmaster = base.database.server.get_postmaster_info().pid
+    return Bench(base.env, base.portal_port, postmaster, base.control, fixtures, stats)
 
 
 def _measure(bench: Bench, worker_class: str, seconds: int) -> ClassRun:

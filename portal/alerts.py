@@ -1,4 +1,5 @@
-"""Telling people about their grants by email: Needs reconnect, and revocations given up.
+"""Telling people about their grants by email: Needs reconnect, revocations given up, and
+early warnings (``portal.early_warning``).
 
 An owner hears once per Needs-reconnect episode: ``alerted_at`` is compared with the time
 the status last changed, so a grant is announced again only after it recovered and failed
@@ -19,7 +20,7 @@ from django.utils import timezone
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
 from portal.models import ZohoGrant
-from portal.status import error_words
+from portal.status import WARNING_LABELS, error_words, warning_words
 
 logger = logging.getLogger("portal.alerts")
 Status = ZohoGrant.Status
@@ -68,7 +69,9 @@ def tell_revocation_abandoned(*, grant_id: Any) -> None:
     _send(grant, recipients, "revocation_abandoned")
 
 
-def _send(grant: ZohoGrant, recipients: list[str], template: str) -> None:
+def _send(
+    grant: ZohoGrant, recipients: list[str], template: str, extra: dict[str, str] | None = None
+) -> None:
     base = str(settings.PORTAL_BASE_URL).rstrip("/")
     path = reverse("portal:grant_detail", kwargs={"grant_id": grant.pk})
     context = {
@@ -78,6 +81,7 @@ def _send(grant: ZohoGrant, recipients: list[str], template: str) -> None:
         "reason": error_words(grant.last_error) or "Zoho rejected the grant.",
         "grant_url": f"{base}{path}",
         "profile_url": f"{base}{reverse('accounts:profile')}",
+        **(extra or {}),
     }
     subject = render_to_string(f"portal/email/{template}_subject.txt", context).strip()
     text = render_to_string(f"portal/email/{template}.txt", context)
@@ -91,3 +95,17 @@ def _send(grant: ZohoGrant, recipients: list[str], template: str) -> None:
 def _title(grant: ZohoGrant) -> str:
     names = [org.get("name") or str(org.get("id", "")) for org in grant.organizations]
     return ", ".join(name for name in names if name) or grant.zoho_email or grant.zoho_user_id
+
+
+def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
+    """Tell the owner that a grant which still works shows an early warning.
+
+    Called by ``portal.early_warning`` once per raised warning, inside the grant's lock (a
+    failed send rolls the raise back, so it is tried again at the next evaluation).
+    """
+    extra = {
+        "warning_label": WARNING_LABELS[grant.warning],  # type: ignore[index]
+        "warning_text": warning_words(grant.warning),
+        "facts": facts,
+    }
+    _send(grant, [grant.user.email], "grant_warning", extra)

@@ -60,3 +60,22 @@ def check_https_to_zoho(**kwargs: Any) -> list[CheckMessage]:
     if urlsplit(settings.ZOHO_REDIRECT_URI).scheme != "https":
         problems.append(Error("ZOHO_REDIRECT_URI must use https.", id="portal.E005"))
     return problems
+
+
+@register()
+def check_warning_thresholds(**kwargs: Any) -> list[CheckMessage]:
+    """The early warning's thresholds must be reachable (Zoho keeps 20 tokens per user)."""
+    problems: list[CheckMessage] = []
+    if not 1 <= settings.UPKEEP_WARNING_TOKEN_COUNT <= 20:
+        problems.append(
+            Error("UPKEEP_WARNING_TOKEN_COUNT must be between 1 and 20.", id="portal.E010")
+        )
+    if settings.UPKEEP_WARNING_FAILURES < 1 or settings.UPKEEP_WARNING_WINDOW_HOURS <= 0:
+        problems.append(
+            Error(
+                "UPKEEP_WARNING_FAILURES must be 1 or more and UPKEEP_WARNING_WINDOW_HOURS "
+                "more than 0.",
+                id="portal.E011",
+            )
+        )
+    return problems

@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import oauth_state, zoho
+from portal import early_warning, oauth_state, zoho
 from portal.crypto import encrypt_token
 from portal.grants import revoke_superseded_token
 from portal.models import ZohoGrant
@@ -180,6 +180,10 @@ def _store(
             )
     if superseded:
         revoke_superseded_token(grant=grant, ciphertext=bytes(superseded), actor=request.user)
+    # One more refresh token minted for this Zoho user: near Zoho's cap of 20, warn everyone.
+    early_warning.evaluate_token_cap(
+        data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id, healthy_id=grant.pk
+    )
     return Connected(grant=grant, reconnected=reconnected)
 
 

@@ -94,6 +94,8 @@ EVENT_LABELS = {
     AuditEvent.Action.REVOKED: "Revoked",
     AuditEvent.Action.REVOKE_FAILED: "Revocation not confirmed by Zoho yet",
     AuditEvent.Action.HIDDEN: "Removed from the list",
+    AuditEvent.Action.WARNING_RAISED: "Warning shown",
+    AuditEvent.Action.WARNING_CLEARED: "Warning cleared",
 }
 
 

@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import zoho
+from portal import early_warning, zoho
 from portal.crypto import TokenDecryptError, decrypt_token
 from portal.models import ZohoGrant
 
@@ -90,7 +90,13 @@ def finish_revocation(
         record_event(
             action=Action.REVOKED, actor=actor, request=request, grant=grant, detail={"zoho": note}
         )
+    _token_count_changed(grant)
     return RevokeOutcome.REVOKED
+
+
+def _token_count_changed(grant: ZohoGrant) -> None:
+    """One refresh token fewer for this Zoho user: the token-cap warnings may clear."""
+    early_warning.evaluate_token_cap(data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id)
 
 
 def _wipe(grant: ZohoGrant) -> None:
@@ -122,4 +128,5 @@ def abandon_revocation(*, grant_id: object) -> bool:
             detail={"zoho": "never_confirmed", "last_error": error},
         )
     logger.warning("revocation of grant %s finished locally; Zoho never confirmed", grant.pk)
+    _token_count_changed(grant)
     return True

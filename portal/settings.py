@@ -125,6 +125,12 @@ UPKEEP_CONCURRENCY_PER_DC = env.int("UPKEEP_CONCURRENCY_PER_DC", default=4)
 UPKEEP_REVOKE_GIVE_UP_DAYS = env.float("UPKEEP_REVOKE_GIVE_UP_DAYS", default=7.0)
 # Days the ciphertexts of a Needs-reconnect grant are kept before they are wiped.
 UPKEEP_PURGE_AFTER_DAYS = env.float("UPKEEP_PURGE_AFTER_DAYS", default=30.0)
+# Early warning (portal/warnings.py): transient failures of one grant within the window that
+# raise "repeated failures", and live refresh tokens the portal holds for one Zoho user that
+# raise "token cap" (Zoho keeps at most 20 per user and client, then evicts the oldest).
+UPKEEP_WARNING_FAILURES = env.int("UPKEEP_WARNING_FAILURES", default=3)
+UPKEEP_WARNING_WINDOW_HOURS = env.float("UPKEEP_WARNING_WINDOW_HOURS", default=24.0)
+UPKEEP_WARNING_TOKEN_COUNT = env.int("UPKEEP_WARNING_TOKEN_COUNT", default=15)
 
 PROCRASTINATE_ON_APP_READY = "portal.tasks.schedule_periodic_tasks"
 

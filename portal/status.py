@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
+
 from portal.models import ZohoGrant
 
 Status = ZohoGrant.Status
@@ -64,6 +66,9 @@ class GrantRow:
     can_reconnect: bool
     can_revoke: bool
     can_hide: bool
+    warning_key: str = ""
+    warning_label: str = ""
+    warning_text: str = ""
 
 
 def error_words(code: str) -> str:
@@ -113,6 +118,44 @@ LABELS = {
 }
 
 
+WARNING_LABELS = {
+    ZohoGrant.Warning.REPEATED_FAILURES: "Warning: repeated failures",
+    ZohoGrant.Warning.TOKEN_CAP: "Warning: Zoho's connection limit is near",
+}
+
+
+def warning_words(kind: str) -> str:
+    """A plain explanation of an early warning (``ZohoGrant.Warning``); no names in it."""
+    if kind == ZohoGrant.Warning.REPEATED_FAILURES:
+        failures = int(settings.UPKEEP_WARNING_FAILURES)
+        hours = f"{float(settings.UPKEEP_WARNING_WINDOW_HOURS):g}"
+        return (
+            f"Zoho failed {failures} or more times within {hours} hours for this connection "
+            "(timeouts, server errors or throttling). It still works, but it may be about to "
+            "break. The warning goes away once it has worked without failing for that long."
+        )
+    if kind == ZohoGrant.Warning.TOKEN_CAP:
+        return (
+            "Zoho keeps at most 20 connections per Zoho user for this app, and this Zoho "
+            "account is close to that limit through Desk Connect (your connections and those of "
+            "anyone else using the same Zoho account). When a connection beyond 20 is made, Zoho "
+            "silently drops the oldest one first. Revoke connections of this Zoho account that "
+            "are no longer needed."
+        )
+    return ""
+
+
+def _warning(grant: ZohoGrant, live: bool) -> dict[str, str]:
+    if not live or grant.warning not in WARNING_LABELS:
+        return {}
+    since = f" Since {grant.warning_since:%d %b %Y, %H:%M} UTC." if grant.warning_since else ""
+    return {
+        "warning_key": grant.warning,
+        "warning_label": WARNING_LABELS[grant.warning],  # type: ignore[index]
+        "warning_text": warning_words(grant.warning) + since,
+    }
+
+
 def grant_row(grant: ZohoGrant, *, now: datetime) -> GrantRow:
     key, detail = _status(grant, now)
     live = key in ("active", "idle", "trouble")
@@ -140,4 +183,5 @@ def grant_row(grant: ZohoGrant, *, now: datetime) -> GrantRow:
         can_reconnect=key != "revoking",
         can_revoke=key not in ("revoked",),
         can_hide=key == "revoked",
+        **_warning(grant, live),
     )

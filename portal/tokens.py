@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import zoho
+from portal import early_warning, zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
 from portal.models import ZohoGrant
 
@@ -107,14 +107,21 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
             fresh = grant.access_token_is_fresh(at=timezone.now(), margin=min_valid)
             if (fresh and not force) or shared:
                 return _issue(grant, refreshed=False)
-            failure = _backing_off(grant) or _refresh(grant)
+            backing_off = _backing_off(grant)
+            failure = backing_off or _refresh(grant)
             if failure is None:
-                return _issue(grant, refreshed=True)
+                issued = _issue(grant, refreshed=True)
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", "") == "55P03":  # lock_not_available
             raise GrantBusy(retry_after=1) from None
         raise
-    # Leaving the block committed the failure's mark and audit; now tell the caller.
+    # Leaving the block committed the refresh (or the failure's mark and audit).
+    if failure is None:
+        if grant.warning:  # a success may clear an early warning
+            early_warning.note_outcome(grant_id=grant.pk, healthy=True)
+        return issued
+    if backing_off is None:  # Zoho was asked and failed: a sign for the early warning
+        early_warning.note_outcome(grant_id=grant.pk, healthy=False)
     if isinstance(failure, GrantUnavailable) and grant.access_token_is_fresh(
         at=timezone.now(), margin=timedelta(0)
     ):

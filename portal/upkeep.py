@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import alerts
+from portal import alerts, early_warning
 from portal.checkup import CheckResult, probe_connection
 from portal.models import ZohoGrant
 from portal.revocation import RevokeOutcome, abandon_revocation, finish_revocation
@@ -161,8 +161,10 @@ def check_grant(*, grant_id: Any) -> str:
     """
     if ZohoGrant.objects.get(pk=grant_id).status not in CHECKED_STATUSES:
         raise NotCheckable(grant_id)
+    started = timezone.now()
     result = probe_connection(grant_id=grant_id)
-    outcome = _record_check(grant_id, result)
+    outcome = _record_check(grant_id, result, started)
+    early_warning.note_outcome(grant_id=grant_id, healthy=outcome == "healthy")
     if outcome == "needs_reconnect":
         try:
             alerts.alert_owner(grant_id=grant_id)
@@ -171,7 +173,7 @@ def check_grant(*, grant_id: Any) -> str:
     return outcome
 
 
-def _record_check(grant_id: Any, result: CheckResult) -> str:
+def _record_check(grant_id: Any, result: CheckResult, started: datetime) -> str:
     now = timezone.now()
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
@@ -192,10 +194,22 @@ def _record_check(grant_id: Any, result: CheckResult) -> str:
                 action=Action.CHECK_FAILED,
                 grant=grant,
                 outcome=AuditEvent.Outcome.FAILURE,
-                detail={"status": grant.status, "message": result.message[:200]},
+                detail={
+                    "status": grant.status,
+                    "message": result.message[:200],
+                    "early_warning": not dead and not _refresh_failure_recorded(grant, started),
+                },
             )
         grant.save(update_fields=["check_failure_count", "next_check_at", "updated_at"])
     return outcome
+
+
+def _refresh_failure_recorded(grant: ZohoGrant, since: datetime) -> bool:
+    """Whether the token service already audited a failed refresh during this check (then
+    that event, not this one, counts toward the early warning: one failure, counted once)."""
+    return AuditEvent.objects.filter(
+        grant_id=grant.pk, action=Action.REFRESH_FAILED, created_at__gte=since
+    ).exists()
 
 
 def _retry_delay(grant: ZohoGrant, now: datetime) -> timedelta:

@@ -83,6 +83,10 @@ class SandboxControl:
         }
         return self._get("/control/requests", params=params)["requests"]
 
+    def clients(self) -> list[dict[str, Any]]:
+        """Registered clients (never a secret); asking makes sure the portal's own is known."""
+        return self._get("/control/clients")["clients"]
+
     def users(self) -> list[dict[str, Any]]:
         """The seeded Zoho users with their Desk organizations."""
         return self._get("/control/users")["users"]
