@@ -46,3 +46,13 @@ def test_deleting_a_user_keeps_their_audit_rows(alice):
     record_event(action=AuditEvent.Action.CONNECTED, actor=alice)
     alice.delete()
     assert AuditEvent.objects.filter(actor_repr="alice@example.com").count() == 1
+
+
+def test_record_event_names_the_grants_owner(alice, bob, make_grant):
+    grant = make_grant()
+    event = record_event(action=AuditEvent.Action.REFRESHED, actor=bob, grant=grant)
+    assert (event.owner_id, event.owner_repr) == (alice.pk, "alice@example.com")
+    assert list(list_events(owner_id=alice.pk)) == [event]
+    assert list(list_events(owner_id=bob.pk)) == []
+    without_grant = record_event(action=AuditEvent.Action.ALERT_EMAILS_CHANGED, actor=alice)
+    assert (without_grant.owner_id, without_grant.owner_repr) == (None, "")
