@@ -59,6 +59,7 @@ class Section:
 # The staff navigation, in order. Each area adds its entry when its pages exist.
 SECTIONS: list[Section] = [
     Section("Upkeep", "portal:upkeep", VIEW_ALL_GRANTS),
+    Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]
 
 

@@ -2,10 +2,13 @@
 
 from django.urls import path
 
-from portal.staff import views
+from portal.staff import audit_views, views
 
 app_name = "staff"
 
 urlpatterns = [
     path("", views.staff_home, name="home"),
+    path("audit/", audit_views.audit, name="audit"),
+    path("audit/export.csv", audit_views.audit_export_csv, name="audit_export_csv"),
+    path("audit/export.jsonl", audit_views.audit_export_jsonl, name="audit_export_jsonl"),
 ]
