@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.db.utils import DatabaseError
@@ -19,6 +20,7 @@ from accounts.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
+CHAIN_LOCK = 801_8001  # accounts/migrations/0008_audit_chain.py
 
 
 @pytest.fixture
@@ -201,3 +203,39 @@ def test_concurrent_writers_keep_the_chain_gapless_and_intact():
         range(1, 61)
     )
     assert verify().startswith("audit chain intact: 60 events")
+
+
+class LockCheckingMailBackend(BaseEmailBackend):
+    """Records, for each message, whether this connection held the audit chain's lock."""
+
+    held: list[bool] = []
+
+    def send_messages(self, messages):
+        self.held.extend([chain_lock_held()] * len(messages))
+        return len(messages)
+
+
+def chain_lock_held() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+            " AND objid = %s AND pid = pg_backend_pid()",
+            [CHAIN_LOCK],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_an_owner_alert_is_mailed_before_the_audit_lock_is_taken(settings, make_grant):
+    """No transaction waits on a mail server while holding the lock every writer needs."""
+    from portal import alerts
+
+    settings.MAILERS = {"default": {"BACKEND": "tests.test_audit_chain.LockCheckingMailBackend"}}
+    LockCheckingMailBackend.held = []
+    grant = make_grant()
+    grant.status = "needs_reconnect"
+    grant.save()
+    assert not chain_lock_held()
+    assert alerts.alert_owner(grant_id=grant.pk) is True
+    assert LockCheckingMailBackend.held == [False]
+    assert AuditEvent.objects.filter(action=Action.OWNER_ALERTED).count() == 1
+    assert chain_lock_held()  # recorded: held until this (test) transaction ends
