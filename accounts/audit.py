@@ -95,9 +95,7 @@ def list_events(
         last = AuditEvent.objects.filter(created_at__lt=until).order_by("-created_at", "-seq")
         events = events.filter(created_at__lt=until, seq__lte=Subquery(last.values("seq")[:1]))
     if query := _words_query(reason_words):
-        events = events.alias(reason_words=REASON_WORDS).filter(
-            detail__has_key="reason", reason_words=query
-        )
+        events = events.alias(reason_words=REASON_WORDS).filter(reason_words=query)
     return events
 
 
@@ -127,16 +125,14 @@ def event_page(
     """
     if after is not None:
         rows = list(events.filter(seq__gt=after).order_by("seq")[: size + 1])
-        has_newer = len(rows) > size
+        has_newer, has_older = len(rows) > size, True
         rows = rows[:size][::-1]
-        has_older = True
     else:
         if before is not None:
             events = events.filter(seq__lt=before)
         rows = list(events.order_by("-seq")[: size + 1])
-        has_older = len(rows) > size
+        has_newer, has_older = before is not None, len(rows) > size
         rows = rows[:size]
-        has_newer = before is not None
     if not rows:
         return EventPage([], None, None)
     return EventPage(
