@@ -3,7 +3,9 @@
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.postgres.search import SearchVector
 from django.db import models
+from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -56,6 +58,10 @@ class User(AbstractUser):
         return self.email
 
 
+# The reason's words, as the reason index stores them and the audit filters search them.
+REASON_WORDS = SearchVector(KT("detail__reason"), config="simple")
+
+
 class AuditEvent(models.Model):
     """One thing that happened, kept forever and never changed.
 
@@ -63,6 +69,12 @@ class AuditEvent(models.Model):
     the time instead of foreign keys, so no delete elsewhere can rewrite it, and a database
     trigger refuses UPDATE and DELETE. Detail never holds secrets (``accounts.audit``
     refuses them).
+
+    Tamper evidence (migration 0008): a BEFORE INSERT trigger numbers every row (``seq``,
+    gapless, under one advisory lock), links it to its predecessor (``prev_hash``) and stores
+    the SHA-256 of that link and the row's fields (``hash``); ``created_at`` never goes back
+    in ``seq`` order (it is raised to the predecessor's when it would). Writers set none of
+    these: the database fills them, also for bulk inserts and COPY.
     """
 
     class Action(models.TextChoices):
@@ -98,7 +110,7 @@ class AuditEvent(models.Model):
         SUCCESS = "success"
         FAILURE = "failure"
 
-    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_id = models.BigIntegerField(null=True, blank=True)
     actor_repr = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=64, choices=Action.choices)
@@ -108,14 +120,28 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    # The portal user who owns the grant the event is about (no join needed to filter by it).
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    owner_repr = models.CharField(max_length=254, blank=True, default="", db_default="")
+    # Filled by the database's chain trigger; the defaults only stand in until it runs (with
+    # the trigger disabled, a second insert then collides on seq 0 instead of going unchained).
+    seq = models.BigIntegerField(db_default=0, unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, db_default="", editable=False)
+    hash = models.CharField(max_length=64, db_default="", editable=False)
 
     class Meta:
         permissions = [("view_audit_log", "Can read and export the audit log")]
-        ordering = ("-created_at", "-id")
+        ordering = ("-seq",)
+        # Every filter of the staff page walks one of these newest first (keyset on seq).
         indexes = [
-            models.Index(fields=["action", "created_at"], name="audit_action_time"),
-            models.Index(fields=["grant_id", "created_at"], name="audit_grant_time"),
-            models.Index(fields=["actor_id", "created_at"], name="audit_actor_time"),
+            models.Index(fields=["created_at", "seq"], name="audit_time_seq"),
+            models.Index(fields=["action", "seq"], name="audit_action_seq"),
+            models.Index(fields=["grant_id", "seq"], name="audit_grant_seq"),
+            models.Index(fields=["actor_id", "seq"], name="audit_actor_seq"),
+            models.Index(fields=["owner_id", "seq"], name="audit_owner_seq"),
+            models.Index(
+                fields=["seq"], condition=models.Q(outcome="failure"), name="audit_failure_seq"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -52,12 +52,13 @@ def alert_owner(*, grant_id: Any) -> bool:
         grant.alerted_at = timezone.now()
         grant.save(update_fields=["alerted_at", "updated_at"])
         emailed = grant.user.has_alert_emails and grant.user.is_active
+        if emailed:
+            # Sent inside the block: if sending fails, the alert stays due and is retried.
+            # Sent before recording: the audit chain's lock must not wait on a mail server.
+            _send(grant, [grant.user.email], "needs_reconnect")
         record_event(
             action=AuditEvent.Action.OWNER_ALERTED, grant=grant, detail={"emailed": emailed}
         )
-        if emailed:
-            # Sent inside the block: if sending fails, the alert stays due and is retried.
-            _send(grant, [grant.user.email], "needs_reconnect")
     return emailed
 
 

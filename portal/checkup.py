@@ -76,9 +76,9 @@ def _store_organizations(grant_id: object, orgs: list[zoho.DeskOrganization]) ->
 
 
 def _record(grant_id: object, actor: object, result: CheckResult) -> None:
-    grant = ZohoGrant.objects.only("pk", "zoho_email", "zoho_user_id", "data_centre").get(
-        pk=grant_id
-    )
+    grant = ZohoGrant.objects.only(
+        "pk", "user_id", "zoho_email", "zoho_user_id", "data_centre"
+    ).get(pk=grant_id)
     with transaction.atomic():
         record_event(
             action=AuditEvent.Action.TESTED,

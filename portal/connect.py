@@ -219,5 +219,5 @@ def _same_zoho_account_elsewhere(grant: ZohoGrant) -> list[ZohoGrant]:
         ZohoGrant.objects.filter(data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id)
         .exclude(user_id=grant.user_id)
         .exclude(status=ZohoGrant.Status.REVOKED)
-        .only("pk", "zoho_email", "zoho_user_id", "data_centre")
+        .only("pk", "user_id", "zoho_email", "zoho_user_id", "data_centre")
     )

@@ -99,6 +99,7 @@ def test_fresh_cached_token_is_handed_out_and_audited_once(client, make_grant, s
     events = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_ISSUED)
     assert events.count() == 1
     assert make_grant.access_token not in json.dumps(events.get().detail)
+    assert events.get().owner_id == grant.user_id  # staff can find it by the grant's owner
 
 
 @pytest.mark.parametrize(

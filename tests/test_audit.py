@@ -46,3 +46,29 @@ def test_deleting_a_user_keeps_their_audit_rows(alice):
     record_event(action=AuditEvent.Action.CONNECTED, actor=alice)
     alice.delete()
     assert AuditEvent.objects.filter(actor_repr="alice@example.com").count() == 1
+
+
+def test_record_event_names_the_grants_owner(alice, bob, make_grant):
+    grant = make_grant()
+    event = record_event(action=AuditEvent.Action.REFRESHED, actor=bob, grant=grant)
+    assert (event.owner_id, event.owner_repr) == (alice.pk, "alice@example.com")
+    assert list(list_events(owner_id=alice.pk)) == [event]
+    assert list(list_events(owner_id=bob.pk)) == []
+    without_grant = record_event(action=AuditEvent.Action.ALERT_EMAILS_CHANGED, actor=alice)
+    assert (without_grant.owner_id, without_grant.owner_repr) == (None, "")
+
+
+def test_the_admin_lists_the_chain_and_owner_but_changes_nothing(client, alice, make_grant):
+    from accounts.models import User
+
+    admin = User.objects.create_superuser("root@example.com", "x-very-long-password-1")
+    client.force_login(admin)
+    event = record_event(action=AuditEvent.Action.REFRESHED, actor=alice, grant=make_grant())
+    page = client.get("/admin/accounts/auditevent/").content.decode()
+    assert "alice@example.com" in page and "grant.refreshed" in page
+    assert 'class="field-seq"' in page and 'class="field-owner_repr"' in page
+    change = client.get(f"/admin/accounts/auditevent/{event.pk}/change/").content.decode()
+    assert event.hash in change and 'type="submit" value="Save"' not in change
+    assert client.get("/admin/accounts/auditevent/add/").status_code == 403
+    client.post(f"/admin/accounts/auditevent/{event.pk}/delete/", {"post": "yes"})
+    assert AuditEvent.objects.filter(pk=event.pk).exists()

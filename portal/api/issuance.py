@@ -70,7 +70,7 @@ INSERT INTO portal_tokenissuance
     (service_key_id, grant_id, access_token_expires_at, first_issued_at)
 VALUES (%s, %s, %s, now())
 ON CONFLICT DO NOTHING
-RETURNING id
+RETURNING id, (SELECT g.user_id FROM portal_zohogrant g WHERE g.id = grant_id)
 """
 
 
@@ -84,16 +84,17 @@ def _record_issuance(caller: Caller, grant: GrantState, expires: object) -> None
             record_event(
                 action=AuditEvent.Action.TOKEN_ISSUED,
                 actor=caller,
-                grant=_GrantLabel(grant.id),
+                grant=_GrantLabel(grant.id, owner_id=inserted[1]),
                 detail={"service_key": str(caller), "expires_at": str(expires)},
             )
 
 
 class _GrantLabel:
-    """What the audit log needs of a grant: its id, and a label without secrets."""
+    """What the audit log needs of a grant: its id, its owner, and a label without secrets."""
 
-    def __init__(self, pk: object) -> None:
+    def __init__(self, pk: object, *, owner_id: int | None) -> None:
         self.pk = pk
+        self.user_id = owner_id
 
     def __str__(self) -> str:
         return f"grant {self.pk}"

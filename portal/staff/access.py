@@ -60,6 +60,7 @@ class Section:
 SECTIONS: list[Section] = [
     Section("Overview", "staff:overview", VIEW_ALL_GRANTS),
     Section("Upkeep", "portal:upkeep", VIEW_ALL_GRANTS),
+    Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]
 
 
