@@ -11,7 +11,7 @@ def test_staff_home_sends_staff_to_a_section_they_may_open(client, staff):
     client.force_login(staff)
     response = client.get("/staff/")
     assert response.status_code == 302
-    assert response["Location"] == "/staff/upkeep/"
+    assert response["Location"] == "/staff/grants/"
     page = client.get("/staff/upkeep/").content.decode()
     assert 'href="/staff/upkeep/" aria-current="page"' in page
 

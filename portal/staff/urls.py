@@ -2,10 +2,16 @@
 
 from django.urls import path
 
-from portal.staff import views
+from portal.staff import grant_views, views
 
 app_name = "staff"
 
 urlpatterns = [
     path("", views.staff_home, name="home"),
+]
+
+urlpatterns += [
+    path("grants/", grant_views.grants, name="grants"),
+    path("grants/revoke/", grant_views.grants_revoke, name="grants_revoke"),
+    path("grants/<uuid:grant_id>/", grant_views.grant_detail, name="grant_detail"),
 ]
