@@ -367,7 +367,7 @@ def test_staff_revoke_goes_through_zoho_audits_and_tells_the_owner(
     assert connected.status == "revoked" and connected.refresh_token_encrypted is None
     assert [r["endpoint"] for r in sandbox.requests()].count("revoke") == 1
     assert not [g for g in sandbox.grants(zuid=EU) if g["active"]]
-    stored = "Fraud report #42 FAKE LOG LINE <img src=x onerror=alert(1)> \"quoted\""
+    stored = 'Fraud report #42 FAKE LOG LINE <img src=x onerror=alert(1)> "quoted"'
     final = AuditEvent.objects.get(grant_id=connected.pk, action="grant.revoked")
     assert final.actor_repr == "revoker@example.com" and final.actor_id == revoker.pk
     assert final.detail == {

@@ -59,6 +59,7 @@ class Section:
 # The staff navigation, in order. Each area adds its entry when its pages exist.
 SECTIONS: list[Section] = [
     Section("Grants", "staff:grants", VIEW_ALL_GRANTS),
+    Section("Users", "staff:users", MANAGE_USERS),
     Section("Upkeep", "portal:upkeep", VIEW_ALL_GRANTS),
 ]
 
