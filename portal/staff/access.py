@@ -60,6 +60,7 @@ class Section:
 SECTIONS: list[Section] = [
     Section("Grants", "staff:grants", VIEW_ALL_GRANTS),
     Section("Users", "staff:users", MANAGE_USERS),
+    Section("Service keys", "staff:keys", MANAGE_SERVICE_KEYS),
     Section("Upkeep", "portal:upkeep", VIEW_ALL_GRANTS),
 ]
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.staff import grant_views, user_views, views
+from portal.staff import grant_views, key_views, user_views, views
 
 app_name = "staff"
 
@@ -17,4 +17,6 @@ urlpatterns += [
     path("users/", user_views.users, name="users"),
     path("users/<int:pk>/deactivate/", user_views.user_deactivate, name="user_deactivate"),
     path("users/<int:pk>/reactivate/", user_views.user_reactivate, name="user_reactivate"),
+    path("keys/", key_views.keys, name="keys"),
+    path("keys/<int:pk>/revoke/", key_views.key_revoke, name="key_revoke"),
 ]
