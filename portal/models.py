@@ -7,7 +7,6 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Func, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 # Sort key for "last refreshed": never-refreshed grants count as refreshed at the epoch, so
@@ -102,10 +101,11 @@ class ZohoGrant(models.Model):
             models.Index(
                 fields=["created_at", "id"], condition=~Q(warning=""), name="grant_warned_created"
             ),
-            models.Index(Lower("zoho_email"), name="grant_zoho_email_lower"),
-            # Two GIN indexes on organizations live in migration 0008 as SQL (GinIndex would
-            # need django.contrib.postgres installed): grant_orgs_fts on
-            # to_tsvector('simple', organizations) and grant_orgs_path (jsonb_path_ops).
+            # Three more live in migration 0008 as SQL, because they need an operator class
+            # or GIN (GinIndex and OpClass would need django.contrib.postgres installed):
+            # grant_zoho_email_prefix on lower(zoho_email) text_pattern_ops (LIKE 'x%' under
+            # a non-C collation), grant_orgs_fts on to_tsvector('simple', organizations) and
+            # grant_orgs_path on organizations jsonb_path_ops.
         ]
 
     def __str__(self) -> str:

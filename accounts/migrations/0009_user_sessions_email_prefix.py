@@ -24,4 +24,11 @@ class Migration(migrations.Migration):
                 'abstract': False,
             },
         ),
+        # The staff user search: lower(email) LIKE 'prefix%' needs text_pattern_ops under the
+        # embedded server's C.UTF-8 collation (the unique Lower(email) index cannot serve LIKE).
+        migrations.RunSQL(
+            "CREATE INDEX accounts_user_email_prefix ON accounts_user "
+            "(lower(email) text_pattern_ops)",
+            "DROP INDEX IF EXISTS accounts_user_email_prefix",
+        ),
     ]
