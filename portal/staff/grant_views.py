@@ -30,7 +30,7 @@ def grants(request: HttpRequest) -> HttpResponse:
         next_url = f"?{query.urlencode()}"
     first_query = request.GET.copy()
     first_query.pop("cursor", None)
-    current = form.cleaned_data.get("sort") or "-created" if page is not None else "-created"
+    current = (form.cleaned_data.get("sort") if page is not None else None) or "-created"
     context = {
         "sort_urls": _sort_urls(request, current),
         "form": form,
