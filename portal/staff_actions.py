@@ -140,9 +140,12 @@ def _revoke_one(
             detail=detail,
         )
     except DatabaseError:
-        # The REVOKING mark and its audit row were rolled back together (DB-07).
-        logger.exception("staff revocation of grant %s failed; nothing changed", target.id)
-        return StaffRevokeOutcome.FAILED
+        # Each step's change and its audit row were rolled back together (DB-07). If the
+        # first step (REVOKING, its audit row) had committed, hand-out is stopped and the
+        # worker finishes the revocation; otherwise nothing changed.
+        logger.exception("staff revocation of grant %s failed", target.id)
+        revoking = ZohoGrant.objects.filter(pk=target.id, status=ZohoGrant.Status.REVOKING)
+        return StaffRevokeOutcome.PENDING if revoking.exists() else StaffRevokeOutcome.FAILED
     return (
         StaffRevokeOutcome.REVOKED
         if outcome == RevokeOutcome.REVOKED
