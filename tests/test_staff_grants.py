@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent, User
 from portal.models import ZohoGrant
 from tests.leaks import assert_no_leak
-from tests.staff_helpers import assert_permission_matrix, client_for, give
+from tests.staff_permissions import assert_permission_matrix, client_for, give
 
 pytestmark = pytest.mark.django_db
 EU = "20000001"

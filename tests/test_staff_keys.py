@@ -10,7 +10,7 @@ from accounts.models import AuditEvent
 from portal.api.keys import create_service_key
 from portal.models import ServiceKey
 from tests.leaks import assert_no_leak
-from tests.staff_helpers import assert_permission_matrix, client_for, give
+from tests.staff_permissions import assert_permission_matrix, client_for, give
 
 pytestmark = pytest.mark.django_db
 KEY = re.compile(r"dck_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")

@@ -1,4 +1,4 @@
-"""Shared by the staff page tests: granting permissions, and the permission matrix."""
+"""Staff permissions in tests: granting them, and the permission matrix every staff URL passes."""
 
 from django.contrib.auth.models import Permission
 from django.test import Client
