@@ -234,7 +234,7 @@ HISTORY_SEEK = Seek(
 class HistoryEntry:
     at: datetime
     action: str
-    label: str
+    label: str  # plain words, or "" when the action code says it all
     actor: str
     outcome: str
     details: list[tuple[str, str]]
@@ -260,7 +260,7 @@ def grant_history_page(grant_id: UUID, cursor: list[Any] | None) -> HistoryPage:
         HistoryEntry(
             at=event.created_at,
             action=event.action,
-            label=EVENT_LABELS.get(event.action, event.action),  # type: ignore[call-overload]
+            label=EVENT_LABELS.get(event.action, ""),  # type: ignore[call-overload]
             actor=event.actor_repr or "Desk Connect",
             outcome=event.outcome,
             details=[(str(key), str(value)) for key, value in sorted(event.detail.items())],
