@@ -446,3 +446,25 @@ def test_a_failing_final_audit_row_leaves_the_grant_revoking_not_half_wiped(
     assert list(AuditEvent.objects.filter(grant_id=grant.pk).values_list("action", flat=True)) == [
         "grant.revoke_requested"
     ]
+
+
+def test_detail_query_count_does_not_grow_with_the_history(
+    viewer, make_grant, django_assert_max_num_queries
+):
+    from django.test.utils import CaptureQueriesContext
+
+    grant = make_grant()
+    client = client_for(viewer)
+
+    def add_events(count):
+        AuditEvent.objects.bulk_create(
+            AuditEvent(action="grant.checked", grant_id=grant.pk) for _ in range(count)
+        )
+
+    add_events(3)
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/staff/grants/{grant.pk}/")
+    add_events(200)
+    with django_assert_max_num_queries(len(few)):
+        body = client.get(f"/staff/grants/{grant.pk}/").content.decode()
+    assert body.count("grant.checked") == 50
