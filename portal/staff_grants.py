@@ -1,10 +1,10 @@
 """Selectors for the staff grant pages: search, filters, keyset pages, one grant's history.
 
-Every page is one query on ``portal_zohogrant`` (joined to its owner) whatever the table's
-size, served by the indexes of migration 0008: a btree per sort order, ``lower(email)`` and
-``lower(zoho_email)`` btrees for email prefixes, a GIN full-text index over the organizations
-(names and ids). The search is written in SQL so that each branch matches its index.
-"""
+Every page is one query on ``portal_zohogrant`` (joined to its owner; a search adds one),
+whatever the table's size, served by the indexes of migration 0008: a btree per sort order,
+``lower(email)`` and ``lower(zoho_email)`` btrees for email prefixes, a GIN index over the
+organizations' words (names and ids). The search is written in SQL so that each branch
+matches its index."""
 
 import re
 from dataclasses import dataclass
@@ -111,7 +111,7 @@ def _search(grants: QuerySet[ZohoGrant], q: str) -> QuerySet[ZohoGrant]:
     """Owner email or Zoho email prefix, organization name/id word prefix, or a grant id.
 
     Two statements, whatever the data: each branch is an index scan (owners' and Zoho
-    emails by text_pattern_ops btree, organizations by GIN), their union gives the matching
+    emails by text_pattern_ops btree, organizations' words by GIN), their union gives the matching
     ids up to a cap, and the page is read by those ids. Planning the OR of the branches in
     one statement makes PostgreSQL guess the matches dense and walk the whole sort index.
     """
@@ -129,8 +129,7 @@ def _search(grants: QuerySet[ZohoGrant], q: str) -> QuerySet[ZohoGrant]:
     if words and "@" not in text:
         branches.append(
             (
-                "to_tsvector('simple'::regconfig, \"organizations\")"
-                " @@ to_tsquery('simple'::regconfig, %s)",
+                "\"organization_words\" @@ to_tsquery('simple'::regconfig, %s)",
                 " & ".join(f"{word}:*" for word in words),
             )
         )

@@ -33,13 +33,22 @@ class Migration(migrations.Migration):
             "(lower(zoho_email) text_pattern_ops)",
             "DROP INDEX IF EXISTS grant_zoho_email_prefix",
         ),
-        # GIN indexes for the staff search over organizations (see ZohoGrant.Meta): words of
-        # every string (names and ids) for prefix search, and jsonb_path_ops for id containment.
+        # The staff search over organizations: every string in the list (names and ids) as
+        # words, kept by PostgreSQL in a stored generated column (outside the model: Python
+        # never reads or writes it) with a GIN index. Stored, so a page's recheck reads the
+        # words instead of recomputing to_tsvector for every candidate row (165 ms -> 31 ms
+        # for a word in 12% of 100k grants). Adding it rewrites the table once.
         migrations.RunSQL(
-            "CREATE INDEX grant_orgs_fts ON portal_zohogrant "
-            "USING gin (to_tsvector('simple'::regconfig, organizations))",
-            "DROP INDEX IF EXISTS grant_orgs_fts",
+            "ALTER TABLE portal_zohogrant ADD COLUMN organization_words tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, organizations)) STORED",
+            "ALTER TABLE portal_zohogrant DROP COLUMN organization_words",
         ),
+        migrations.RunSQL(
+            "CREATE INDEX grant_organization_words ON portal_zohogrant "
+            "USING gin (organization_words)",
+            "DROP INDEX IF EXISTS grant_organization_words",
+        ),
+        # Organization id containment (organizations @> '[{"id": "..."}]', the API's filter).
         migrations.RunSQL(
             "CREATE INDEX grant_orgs_path ON portal_zohogrant USING gin (organizations jsonb_path_ops)",
             "DROP INDEX IF EXISTS grant_orgs_path",
