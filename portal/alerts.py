@@ -110,3 +110,43 @@ def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
         "facts": facts,
     }
     _send(grant, [grant.user.email], "grant_warning", extra)
+
+
+def tell_owners_revoked_by_staff(*, grant_ids: list[Any], reason: str) -> int:
+    """Email each owner once about their grants an administrator revoked; returns emails sent.
+
+    Sent after the revocations committed; a mail failure is logged and leaves them revoked.
+    """
+    grants = ZohoGrant.objects.filter(pk__in=grant_ids).select_related("user").order_by("pk")
+    by_owner: dict[int, list[ZohoGrant]] = {}
+    for grant in grants:
+        by_owner.setdefault(grant.user_id, []).append(grant)
+    base = str(settings.PORTAL_BASE_URL).rstrip("/")
+    sent = 0
+    for owned in by_owner.values():
+        connections = [
+            {
+                "title": _title(grant),
+                "zoho_email": grant.zoho_email or grant.zoho_user_id,
+                "data_centre": grant.data_centre.upper(),
+            }
+            for grant in owned
+        ]
+        context = {
+            "connections": connections,
+            "reason": reason,
+            "connections_url": f"{base}{reverse('portal:connections')}",
+        }
+        subject = render_to_string("portal/email/revoked_by_staff_subject.txt", context)
+        text = render_to_string("portal/email/revoked_by_staff.txt", context)
+        html = render_to_string("portal/email/revoked_by_staff.html", context)
+        message = EmailMultiAlternatives(" ".join(subject.split()), text, to=[owned[0].user.email])
+        message.attach_alternative(html, "text/html")
+        try:
+            message.send()
+        except OSError as error:  # smtplib's errors are OSErrors
+            logger.warning("revoked-by-staff email to user %s failed: %s", owned[0].user_id, error)
+            continue
+        sent += 1
+        logger.info("sent revoked_by_staff email to user %s", owned[0].user_id)
+    return sent

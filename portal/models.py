@@ -6,8 +6,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q
 from django.utils import timezone
+
+# Sort key for "last refreshed": never-refreshed grants count as refreshed at the epoch, so
+# the keyset row comparison never meets a NULL (an index holds this very expression).
+REFRESHED_SORT_KEY = Func(
+    F("last_refreshed_at"),
+    template="COALESCE(%(expressions)s, '1970-01-01 00:00:00+00'::timestamptz)",
+    output_field=models.DateTimeField(),
+)
 
 
 class ZohoGrant(models.Model):
@@ -85,6 +93,21 @@ class ZohoGrant(models.Model):
             models.Index(fields=["user", "status"], name="grant_user_status"),
             models.Index(fields=["data_centre", "zoho_user_id"], name="grant_dc_zuid"),
             models.Index(fields=["status", "next_check_at"], name="grant_status_next_check"),
+            # The staff grant list (portal/staff_grants.py): one index per keyset sort order,
+            # email prefixes, and the organizations' names and ids.
+            models.Index(fields=["created_at", "id"], name="grant_created_id"),
+            models.Index(REFRESHED_SORT_KEY, F("id"), name="grant_refreshed_id"),
+            models.Index(fields=["status", "created_at", "id"], name="grant_status_created_id"),
+            models.Index(
+                fields=["created_at", "id"], condition=~Q(warning=""), name="grant_warned_created"
+            ),
+            # More live in migration 0008 as SQL, because they need an operator class or GIN
+            # (GinIndex and OpClass would need django.contrib.postgres installed):
+            # grant_zoho_email_prefix on lower(zoho_email) text_pattern_ops (LIKE 'x%' under
+            # a non-C collation), grant_orgs_path on organizations jsonb_path_ops, and
+            # grant_organization_words on the column organization_words, which PostgreSQL
+            # generates from organizations (to_tsvector('simple', ...)) and the model does
+            # not declare: only the staff search's SQL reads it.
         ]
 
     def __str__(self) -> str:

@@ -33,33 +33,47 @@ class RevokeOutcome(StrEnum):
 
 
 def revoke_grant(
-    *, grant_id: object, actor: Any = None, request: HttpRequest | None = None, reason: str = ""
+    *,
+    grant_id: object,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    reason: str = "",
+    revoked_by: str = "",
+    detail: dict[str, Any] | None = None,
 ) -> RevokeOutcome:
-    """Revoke a grant for its owner, an admin or the API (``actor`` None means the portal)."""
+    """Revoke a grant for its owner, an admin or the API (``actor`` None means the portal).
+
+    ``revoked_by`` is what the owner is shown (default: the actor); ``detail`` is added to
+    every audit event of this revocation (e.g. the owner, for a revocation by staff).
+    """
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
         if grant.status == Status.REVOKED:
             return RevokeOutcome.REVOKED
         if grant.status != Status.REVOKING:
             grant.status = Status.REVOKING
-            grant.revoked_by_repr = str(actor or "Desk Connect")[:254]
+            grant.revoked_by_repr = (revoked_by or str(actor or "Desk Connect"))[:254]
             grant.save(update_fields=["status", "revoked_by_repr", "updated_at"])
-            detail = {"reason": reason} if reason else {}
             record_event(
                 action=Action.REVOKE_REQUESTED,
                 actor=actor,
                 request=request,
                 grant=grant,
-                detail=detail,
+                detail={**({"reason": reason} if reason else {}), **(detail or {})},
             )
-    return finish_revocation(grant_id=grant_id, actor=actor, request=request)
+    return finish_revocation(grant_id=grant_id, actor=actor, request=request, detail=detail)
 
 
 @sensitive_variables("token")
 def finish_revocation(
-    *, grant_id: object, actor: Any = None, request: HttpRequest | None = None
+    *,
+    grant_id: object,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> RevokeOutcome:
     """Revoke a REVOKING grant's refresh token at Zoho and wipe it; safe to repeat."""
+    extra = detail or {}
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
         if grant.status == Status.REVOKED:
@@ -83,12 +97,16 @@ def finish_revocation(
                 request=request,
                 grant=grant,
                 outcome=AuditEvent.Outcome.FAILURE,
-                detail={"error": error.code},
+                detail={"error": error.code, **extra},
             )
             return RevokeOutcome.PENDING
         _wipe(grant)
         record_event(
-            action=Action.REVOKED, actor=actor, request=request, grant=grant, detail={"zoho": note}
+            action=Action.REVOKED,
+            actor=actor,
+            request=request,
+            grant=grant,
+            detail={"zoho": note, **extra},
         )
     _token_count_changed(grant)
     return RevokeOutcome.REVOKED

@@ -187,6 +187,8 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "portal:connections"
 LOGOUT_REDIRECT_URL = "portal:landing"
 
+# Database sessions that know their user, so deactivating a user ends them all at once.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"  # Strict would drop the session on the return from Zoho.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)

@@ -27,6 +27,8 @@ logger = logging.getLogger("portal.tokens")
 
 REFRESH_MARGIN = timedelta(minutes=5)
 HANDS_OUT = (ZohoGrant.Status.ACTIVE, ZohoGrant.Status.TROUBLE)
+# The owner was deactivated by staff: no token until they are reactivated (the API's code).
+OWNER_INACTIVE = "user_inactive"
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
 
@@ -71,9 +73,16 @@ def get_access_token(
 ) -> IssuedToken:
     """A token valid for at least ``min_valid``; refreshes (once) only when needed."""
     if not force_refresh:
-        grant = ZohoGrant.objects.filter(pk=grant_id).only(*_HOT_FIELDS).first()
+        grant = (
+            ZohoGrant.objects.filter(pk=grant_id)
+            .select_related("user")
+            .only(*_HOT_FIELDS, "user__is_active")
+            .first()
+        )
         if grant is None:
             raise ZohoGrant.DoesNotExist
+        if not grant.user.is_active:
+            raise GrantInactive(OWNER_INACTIVE)
         if grant.status in HANDS_OUT and grant.access_token_is_fresh(
             at=timezone.now(), margin=min_valid
         ):
@@ -100,7 +109,13 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
     try:
         with transaction.atomic():
             _set_lock_timeout()
-            grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
+            grant = (
+                ZohoGrant.objects.select_for_update(of=("self",))
+                .select_related("user")
+                .get(pk=grant_id)
+            )
+            if not grant.user.is_active:
+                raise GrantInactive(OWNER_INACTIVE)
             if grant.status not in HANDS_OUT:
                 raise GrantInactive(grant.status)
             shared = force and grant.last_refreshed_at and grant.last_refreshed_at >= started
@@ -239,6 +254,7 @@ ERROR_MESSAGES = {
     "needs_reconnect": "Zoho no longer accepts this grant; reconnect it.",
     "revoking": "This connection is being revoked; no token is handed out.",
     "revoked": "This connection was revoked.",
+    OWNER_INACTIVE: "The owner of this connection is deactivated; no token is handed out.",
     "busy": "Another request is refreshing this connection; try again in a moment.",
     "upstream_unavailable": "Zoho could not give us a fresh token just now; we will retry.",
     "token_unreadable": "The stored token could not be decrypted; reconnect this account.",

@@ -23,7 +23,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import record_event
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 from portal import alerts, early_warning
 from portal.checkup import CheckResult, probe_connection
 from portal.models import ZohoGrant
@@ -70,9 +70,16 @@ def _lease(batch_size: int) -> timedelta:
 
 
 def due_for_check(*, now: datetime) -> QuerySet[ZohoGrant]:
-    """Grants whose health check is due (never checked, or their time has come)."""
-    return ZohoGrant.objects.filter(status__in=CHECKED_STATUSES).filter(
-        Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
+    """Grants whose health check is due (never checked, or their time has come).
+
+    Grants of deactivated owners are left alone (no refresh for them) until reactivation;
+    a subquery rather than a join keeps the claim's row locks on the grants only.
+    """
+    inactive = User.objects.filter(is_active=False).values("pk")
+    return (
+        ZohoGrant.objects.filter(status__in=CHECKED_STATUSES)
+        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+        .exclude(user__in=inactive)
     )
 
 

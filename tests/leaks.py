@@ -15,6 +15,7 @@ TABLES = (
     "portal_tokenissuance",
     "accounts_auditevent",
     "django_session",
+    "accounts_usersession",
 )
 
 

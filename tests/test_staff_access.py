@@ -87,3 +87,19 @@ def test_no_staff_url_opens_to_the_wrong_people(client, alice, staff, method):
         assert getattr(client, method)(path).status_code in (404, 405), path
         client.force_login(staff)
         assert getattr(client, method)(path).status_code in (403, 405), path
+
+
+def test_grant_staff_permissions_command(staff, alice):
+    from django.core.management import CommandError, call_command
+
+    call_command("grant_staff_permissions", "ALICE@example.com", "--perm", "portal.view_all_grants")
+    alice.refresh_from_db()
+    assert alice.is_staff and alice.has_perm("portal.view_all_grants")
+    assert not alice.has_perm("portal.revoke_any_grant")
+    call_command("grant_staff_permissions", "staff@example.com", "--all")
+    staff = type(staff).objects.get(pk=staff.pk)
+    assert staff.has_perm("accounts.manage_users") and staff.has_perm("portal.manage_service_keys")
+    with pytest.raises(CommandError):
+        call_command("grant_staff_permissions", "nobody@example.com", "--all")
+    with pytest.raises(CommandError):
+        call_command("grant_staff_permissions", "staff@example.com")

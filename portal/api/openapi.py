@@ -186,7 +186,15 @@ DOCUMENT: dict[str, Any] = {
                                 "type": {"type": "string"},
                                 "title": {"type": "string"},
                                 "status": {"type": "integer"},
-                                "code": {"type": "string"},
+                                "code": {
+                                    "type": "string",
+                                    "description": "Stable: 401 unauthorized; 404 not_found; "
+                                    "400 bad_request; 409 needs_reconnect, revoking, revoked, "
+                                    "token_unreadable, user_inactive (staff deactivated the "
+                                    "grant's owner: no token until they are reactivated); 429 "
+                                    "refresh_too_soon, too_many_failures; 503 "
+                                    "upstream_unavailable, busy.",
+                                },
                                 "detail": {"type": "string"},
                             },
                         }

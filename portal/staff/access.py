@@ -59,6 +59,9 @@ class Section:
 # The staff navigation, in order. Each area adds its entry when its pages exist.
 SECTIONS: list[Section] = [
     Section("Overview", "staff:overview", VIEW_ALL_GRANTS),
+    Section("Grants", "staff:grants", VIEW_ALL_GRANTS),
+    Section("Users", "staff:users", MANAGE_USERS),
+    Section("Service keys", "staff:keys", MANAGE_SERVICE_KEYS),
     Section("Upkeep", "portal:upkeep", VIEW_ALL_GRANTS),
     Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]

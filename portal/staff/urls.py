@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.staff import audit_views, overview_views, views
+from portal.staff import audit_views, grant_views, key_views, overview_views, user_views, views
 
 app_name = "staff"
 
@@ -12,4 +12,15 @@ urlpatterns = [
     path("audit/", audit_views.audit, name="audit"),
     path("audit/export.csv", audit_views.audit_export_csv, name="audit_export_csv"),
     path("audit/export.jsonl", audit_views.audit_export_jsonl, name="audit_export_jsonl"),
+]
+
+urlpatterns += [
+    path("grants/", grant_views.grants, name="grants"),
+    path("grants/revoke/", grant_views.grants_revoke, name="grants_revoke"),
+    path("grants/<uuid:grant_id>/", grant_views.grant_detail, name="grant_detail"),
+    path("users/", user_views.users, name="users"),
+    path("users/<int:pk>/deactivate/", user_views.user_deactivate, name="user_deactivate"),
+    path("users/<int:pk>/reactivate/", user_views.user_reactivate, name="user_reactivate"),
+    path("keys/", key_views.keys, name="keys"),
+    path("keys/<int:pk>/revoke/", key_views.key_revoke, name="key_revoke"),
 ]

@@ -1,0 +1,53 @@
+"""Deactivating and reactivating portal users (staff action, SC-11).
+
+Deactivation ends every session of the user at once and, because the token service and the
+token API check the owner's ``is_active`` on every hand-out, their grants stop handing out
+tokens; the grants themselves are left as they are, so reactivation restores service.
+"""
+
+from django.db import transaction
+
+from accounts.audit import record_event
+from accounts.models import AuditEvent, User
+from accounts.sessions import end_sessions_of
+
+
+class DeactivationRefused(Exception):
+    """The action would lock the acting staff member out (``str()`` says why)."""
+
+
+def deactivate_user(*, user_id: int, actor: User, reason: str, request: object = None) -> bool:
+    """Deactivate a user and end their sessions, audited; False when already inactive."""
+    if user_id == actor.pk:
+        raise DeactivationRefused("You cannot deactivate your own account.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if not user.is_active:
+            return False
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        ended = end_sessions_of(user.pk)
+        record_event(
+            action=AuditEvent.Action.USER_DEACTIVATED,
+            actor=actor,
+            request=request,  # type: ignore[arg-type]
+            detail={"user_id": user.pk, "user": user.email, "reason": reason, "sessions": ended},
+        )
+    return True
+
+
+def reactivate_user(*, user_id: int, actor: User, reason: str, request: object = None) -> bool:
+    """Let a deactivated user sign in again (their grants hand out tokens again)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if user.is_active:
+            return False
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        record_event(
+            action=AuditEvent.Action.USER_REACTIVATED,
+            actor=actor,
+            request=request,  # type: ignore[arg-type]
+            detail={"user_id": user.pk, "user": user.email, "reason": reason},
+        )
+    return True

@@ -1,0 +1,103 @@
+"""Staff pages on grants: the searchable list, one grant with its history, revoke any."""
+
+from uuid import UUID
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.staff.access import REVOKE_ANY_GRANT, VIEW_ALL_GRANTS, staff_permission_required
+from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
+from portal.staff_actions import (
+    MAX_BATCH,
+    StaffRevokeOutcome,
+    UnknownGrants,
+    grants_to_revoke,
+    revoke_grants_as_staff,
+)
+from portal.staff_grants import HISTORY_SEEK, grant_history_page, grant_page, staff_grant
+
+
+@staff_permission_required(VIEW_ALL_GRANTS)
+@require_GET
+def grants(request: HttpRequest) -> HttpResponse:
+    form = GrantSearchForm(request.GET)
+    page = grant_page(form.query()) if form.is_valid() else None
+    next_url = ""
+    if page is not None and page.next_cursor:
+        query = request.GET.copy()
+        query["cursor"] = page.next_cursor
+        next_url = f"?{query.urlencode()}"
+    first_query = request.GET.copy()
+    first_query.pop("cursor", None)
+    current = (form.cleaned_data.get("sort") if page is not None else None) or "-created"
+    context = {
+        "sort_urls": _sort_urls(request, current),
+        "form": form,
+        "page": page,
+        "next_url": next_url,
+        "first_url": f"?{first_query.urlencode()}",
+        "can_revoke": request.user.has_perm(REVOKE_ANY_GRANT),
+        "max_batch": MAX_BATCH,
+    }
+    return render(request, "portal/staff/grants.html", context, status=200 if page else 400)
+
+
+def _sort_urls(request: HttpRequest, current: str) -> dict[str, str]:
+    """Column-header links: each sorts by its column (again: the other way), from page one."""
+    toggles = {
+        "owner": "owner",
+        "status": "status",
+        "refreshed": "last_refreshed" if current == "-last_refreshed" else "-last_refreshed",
+        "created": "created" if current == "-created" else "-created",
+    }
+    urls = {}
+    for column, sort in toggles.items():
+        query = request.GET.copy()
+        query.pop("cursor", None)
+        query["sort"] = sort
+        urls[column] = f"?{query.urlencode()}"
+    return urls
+
+
+@staff_permission_required(VIEW_ALL_GRANTS)
+@require_GET
+def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+    grant = staff_grant(grant_id)
+    if grant is None:
+        raise Http404("No such grant.")
+    cursor_text = request.GET.get("cursor", "")[:400]
+    cursor = HISTORY_SEEK.decode(cursor_text) if cursor_text else None
+    context = {
+        "grant": grant,
+        "history": grant_history_page(grant_id, cursor),
+        "cursor_invalid": bool(cursor_text) and cursor is None,
+        "can_revoke": request.user.has_perm(REVOKE_ANY_GRANT) and grant.row.can_revoke,
+    }
+    return render(request, "portal/staff/grant_detail.html", context)
+
+
+@staff_permission_required(REVOKE_ANY_GRANT)
+@require_POST
+def grants_revoke(request: HttpRequest) -> HttpResponse:
+    """First post: confirm the selection and ask for a reason. Confirmed post: revoke."""
+    form = RevokeGrantsForm(request.POST)
+    form.is_valid()
+    ids = form.cleaned_data.get("grant")
+    context = {"form": form, "targets": [], "results": None, "missing": []}
+    if not ids:
+        return render(request, "portal/staff/grants_revoke.html", context, status=400)
+    try:
+        context["targets"] = grants_to_revoke(ids)
+    except UnknownGrants as unknown:
+        context["missing"] = unknown.missing
+        return render(request, "portal/staff/grants_revoke.html", context, status=400)
+    if not form.is_valid() or not form.cleaned_data["confirm"]:
+        status = 400 if form.errors else 200
+        return render(request, "portal/staff/grants_revoke.html", context, status=status)
+    results = revoke_grants_as_staff(
+        grant_ids=ids, actor=request.user, reason=form.cleaned_data["reason"], request=request
+    )
+    context["results"] = results
+    context["any_failed"] = any(r.outcome == StaffRevokeOutcome.FAILED for r in results)
+    return render(request, "portal/staff/grants_revoke.html", context)

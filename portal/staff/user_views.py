@@ -1,0 +1,78 @@
+"""Staff pages on portal users: the list with grant counts, deactivate and reactivate."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.deactivation import DeactivationRefused, deactivate_user, reactivate_user
+from accounts.models import User
+from portal.staff.access import MANAGE_USERS, staff_permission_required
+from portal.staff.forms import UserActionForm, UserSearchForm
+from portal.staff_users import USER_SEEK, user_page
+
+
+@staff_permission_required(MANAGE_USERS)
+@require_GET
+def users(request: HttpRequest) -> HttpResponse:
+    form = UserSearchForm(request.GET)
+    page = None
+    if form.is_valid():
+        cursor_text = form.cleaned_data["cursor"]
+        cursor = USER_SEEK.decode(cursor_text) if cursor_text else None
+        if cursor_text and cursor is None:
+            form.add_error("cursor", "This page link is not valid; start from the first page.")
+        else:
+            page = user_page(q=form.cleaned_data["q"], cursor=cursor, viewer_id=request.user.pk)
+    next_url = ""
+    if page is not None and page.next_cursor:
+        query = request.GET.copy()
+        query["cursor"] = page.next_cursor
+        next_url = f"?{query.urlencode()}"
+    first = request.GET.copy()
+    first.pop("cursor", None)
+    context = {
+        "form": form,
+        "page": page,
+        "next_url": next_url,
+        "first_url": f"?{first.urlencode()}",
+    }
+    return render(request, "portal/staff/users.html", context, status=200 if page else 400)
+
+
+def _user_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Show the reason form (first post, or an invalid one); on a confirmed post, act."""
+    user = get_object_or_404(User.objects.only("id", "email", "is_active"), pk=pk)
+    form = UserActionForm(request.POST)
+    if request.POST.get("confirm") != "1" or not form.is_valid():
+        shown = form if request.POST.get("confirm") == "1" else UserActionForm()
+        context = {"target": user, "form": shown, "action": action}
+        return render(
+            request, "portal/staff/user_action.html", context, status=400 if shown.errors else 200
+        )
+    act = deactivate_user if action == "deactivate" else reactivate_user
+    try:
+        changed = act(
+            user_id=user.pk, actor=request.user, reason=form.cleaned_data["reason"], request=request
+        )
+    except DeactivationRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("staff:users")
+    done = "deactivated; their sessions were ended" if action == "deactivate" else "reactivated"
+    if changed:
+        messages.success(request, f"{user.email} was {done}.")
+    else:
+        messages.info(request, f"{user.email} was already {action}d; nothing changed.")
+    return redirect("staff:users")
+
+
+@staff_permission_required(MANAGE_USERS)
+@require_POST
+def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _user_action(request, pk, "deactivate")
+
+
+@staff_permission_required(MANAGE_USERS)
+@require_POST
+def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _user_action(request, pk, "reactivate")

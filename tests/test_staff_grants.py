@@ -1,0 +1,470 @@
+"""Staff grant pages: who may open them, search and keyset pages, detail, revoke any grant."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import AuditEvent, User
+from portal.models import ZohoGrant
+from tests.leaks import assert_no_leak
+from tests.staff_permissions import assert_permission_matrix, client_for, give
+
+pytestmark = pytest.mark.django_db
+EU = "20000001"
+
+
+@pytest.fixture
+def viewer(staff):
+    give(staff, "view_all_grants")
+    return staff
+
+
+@pytest.fixture
+def revoker(make_user):
+    user = make_user("revoker@example.com", is_staff=True)
+    give(user, "view_all_grants", "revoke_any_grant")
+    return user
+
+
+def grant_ids(body: str) -> list[str]:
+    return re.findall(r'href="/staff/grants/([0-9a-f-]{36})/"', body)
+
+
+def next_link(body: str) -> str | None:
+    match = re.search(r'<a href="(\?[^"]*)" rel="next">', body)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+# -- who may open what ---------------------------------------------------------------------
+
+
+def test_grant_list_and_detail_need_view_all_grants(alice, staff, make_user, make_grant):
+    grant = make_grant()
+    for url in ("/staff/grants/", f"/staff/grants/{grant.pk}/"):
+        assert_permission_matrix(
+            method="get", url=url, codename="view_all_grants",
+            alice=alice, staff=staff, make_user=make_user,
+        )  # fmt: skip
+
+
+def test_revoke_needs_revoke_any_grant_and_post(alice, staff, make_user, make_grant):
+    grant = make_grant()
+    assert_permission_matrix(
+        method="post", url="/staff/grants/revoke/", codename="revoke_any_grant",
+        alice=alice, staff=staff, make_user=make_user, data={"grant": str(grant.pk)},
+    )  # fmt: skip
+    holder = make_user("holder-2@example.com", is_staff=True)
+    give(holder, "revoke_any_grant")
+    assert client_for(holder).get("/staff/grants/revoke/").status_code == 405
+    grant.refresh_from_db()
+    assert grant.status == "active"  # the first post only asks for confirmation
+
+
+def test_revoke_enforces_csrf(revoker, make_grant):
+    grant = make_grant()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(revoker)
+    data = {"grant": str(grant.pk), "reason": "abuse", "confirm": "1"}
+    assert client.post("/staff/grants/revoke/", data).status_code == 403
+    grant.refresh_from_db()
+    assert grant.status == "active"
+
+
+def test_checkboxes_only_for_who_may_revoke(viewer, revoker, make_grant):
+    make_grant()
+    assert 'name="grant"' not in client_for(viewer).get("/staff/grants/").content.decode()
+    assert 'name="grant"' in client_for(revoker).get("/staff/grants/").content.decode()
+
+
+# -- the list: search, filters, sorting, pages ---------------------------------------------
+
+
+@pytest.mark.parametrize("cap", [2000, 0])  # 0: every search takes the broad path
+def test_search_finds_by_owner_zoho_email_organization_and_id(
+    viewer, make_grant, bob, cap, monkeypatch
+):
+    monkeypatch.setattr("portal.staff_grants.SEARCH_ID_CAP", cap)
+    mine = make_grant(organizations=[{"id": "70000042", "name": "Acme Helpdesk"}])
+    bobs = make_grant(user=bob, zoho_user_id="2", zoho_email="Support@Bobcorp.example")
+    client = client_for(viewer)
+    for q, expected in [
+        ("ALICE@", [mine]),
+        ("bob", [bobs]),
+        ("support@bobcorp", [bobs]),
+        ("acme", [mine]),
+        ("helpdesk", [mine]),
+        ("70000042", [mine]),
+        (str(bobs.pk), [bobs]),
+        ("nobody-here", []),
+        ("100%_\\", []),
+    ]:
+        body = client.get("/staff/grants/", {"q": q}).content.decode()
+        assert grant_ids(body) == [str(g.pk) for g in expected], q
+
+
+def test_filters_narrow_the_list(viewer, make_grant):
+    now = timezone.now()
+    old = make_grant(zoho_user_id="1", data_centre="us", status="needs_reconnect")
+    ZohoGrant.objects.filter(pk=old.pk).update(
+        created_at=now - timedelta(days=30), last_refreshed_at=now - timedelta(days=20)
+    )
+    warned = make_grant(zoho_user_id="2", warning="token_cap")
+    client = client_for(viewer)
+
+    def ids(**params):
+        return grant_ids(client.get("/staff/grants/", params).content.decode())
+
+    assert ids(status="needs_reconnect") == [str(old.pk)]
+    assert ids(dc="us") == [str(old.pk)]
+    assert ids(warning="any") == [str(warned.pk)]
+    assert ids(warning="token_cap") == [str(warned.pk)]
+    assert ids(warning="none") == [str(old.pk)]
+    day = (now - timedelta(days=10)).date().isoformat()
+    assert ids(created_before=day) == [str(old.pk)]
+    assert ids(created_after=day) == [str(warned.pk)]
+    assert ids(refreshed_before=day) == [str(old.pk)]
+    assert ids(refreshed_after=day) == [str(warned.pk)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "bogus"},
+        {"dc": "mars"},
+        {"sort": "password"},
+        {"refreshed_after": "yesterday"},
+        {"created_after": "2026-02-02", "created_before": "2026-01-01"},
+        {"cursor": "not-a-cursor"},
+        {"q": "x" * 300},
+        {"q": "bad\x00byte"},
+        {"q": "\x1b[31mred"},
+    ],
+)
+def test_invalid_parameters_get_a_clear_error_not_a_500(viewer, make_grant, params):
+    make_grant()
+    response = client_for(viewer).get("/staff/grants/", params)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Some search values are not valid" in body and 'class="error"' in body
+
+
+def test_a_cursor_from_another_sort_is_refused(viewer, make_grant):
+    for number in range(55):
+        make_grant(zoho_user_id=str(number))
+    client = client_for(viewer)
+    link = next_link(client.get("/staff/grants/").content.decode())
+    cursor = re.search(r"cursor=([^&]+)", link).group(1)
+    response = client.get(f"/staff/grants/?sort=owner&cursor={cursor}")
+    assert response.status_code == 400 and "page link is not valid" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "sort", ["-created", "created", "-last_refreshed", "last_refreshed", "owner", "status"]
+)
+def test_keyset_pages_walk_every_grant_once_in_order(viewer, make_grant, make_user, sort):
+    now = timezone.now()
+    owners = [User.objects.create(email=f"owner{n}@example.com") for n in range(3)]
+    statuses = ["active", "trouble", "needs_reconnect", "revoked"]
+    for number in range(120):
+        grant = make_grant(
+            user=owners[number % 3], zoho_user_id=str(number), status=statuses[number % 4]
+        )
+        refreshed = None if number % 7 == 0 else now - timedelta(minutes=number % 13)
+        ZohoGrant.objects.filter(pk=grant.pk).update(
+            created_at=now - timedelta(seconds=number // 2), last_refreshed_at=refreshed
+        )
+    client = client_for(viewer)
+    seen, url = [], f"/staff/grants/?sort={sort}"
+    while url:
+        body = client.get(url).content.decode()
+        seen += grant_ids(body)
+        link = next_link(body)
+        url = f"/staff/grants/{link}" if link else None
+    assert len(seen) == 120 and len(set(seen)) == 120
+    key = {
+        "-created": lambda g: (g.created_at, g.pk),
+        "created": lambda g: (g.created_at, g.pk),
+        "-last_refreshed": lambda g: (g.last_refreshed_at or timezone.datetime.min, g.pk),
+        "last_refreshed": lambda g: (g.last_refreshed_at or timezone.datetime.min, g.pk),
+        "owner": lambda g: (g.user.email, g.pk),
+        "status": lambda g: (g.status, g.created_at, g.pk),
+    }[sort]
+    grants = {str(g.pk): g for g in ZohoGrant.objects.select_related("user")}
+    for grant in grants.values():
+        if grant.last_refreshed_at is None:
+            grant.last_refreshed_at = timezone.datetime(1970, 1, 1, tzinfo=timezone.UTC)
+    expected = sorted(grants.values(), key=key, reverse=sort.startswith("-"))
+    assert seen == [str(g.pk) for g in expected]
+
+
+def _count_queries(client, url, django_assert_max_num_queries) -> int:
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(conn) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("url", ["/staff/grants/", "/staff/grants/?q=agent&sort=owner"])
+def test_list_query_count_does_not_grow_with_the_data(
+    revoker, make_grant, make_user, url, django_assert_max_num_queries
+):
+    client = client_for(revoker)
+    for number in range(3):
+        make_grant(user=User.objects.create(email=f"few{number}@example.com"), zoho_user_id="1")
+    few = _count_queries(client, url, django_assert_max_num_queries)
+    for number in range(3, 30):
+        make_grant(user=User.objects.create(email=f"many{number}@example.com"), zoho_user_id="1")
+    with django_assert_max_num_queries(few):
+        response = client.get(url)
+    assert len(grant_ids(response.content.decode())) == 30
+
+
+# -- one grant -------------------------------------------------------------------------------
+
+
+def test_detail_shows_metadata_and_full_history_but_no_token(viewer, make_grant):
+    grant = make_grant(display_name="<script>alert(1)</script>")
+    for number in range(60):
+        AuditEvent.objects.create(
+            action="grant.tested", grant_id=grant.pk, detail={"n": number}, actor_repr="x"
+        )
+    client = client_for(viewer)
+    body = client.get(f"/staff/grants/{grant.pk}/").content.decode()
+    assert "alice@example.com" in body and "Example Support" in body and "20000001" in body
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;" in body
+    assert body.count("grant.tested") == 50
+    older = re.search(r'href="(\?cursor=[^"]+)" rel="next"', body).group(1)
+    rest = client.get(f"/staff/grants/{grant.pk}/{older}").content.decode()
+    assert rest.count("grant.tested") == 10
+    ciphertext = bytes(ZohoGrant.objects.get(pk=grant.pk).refresh_token_encrypted).decode()
+    assert ciphertext not in body
+    assert_no_leak([make_grant.refresh_token, make_grant.access_token], body, rest)
+
+
+def test_detail_of_an_unknown_grant_is_404(viewer):
+    url = "/staff/grants/00000000-0000-0000-0000-000000000000/"
+    assert client_for(viewer).get(url).status_code == 404
+
+
+# -- revoking any grant ---------------------------------------------------------------------
+
+
+def test_first_post_confirms_and_a_reason_is_required(revoker, make_grant):
+    grant = make_grant(organizations=[{"id": "1", "name": "<b>Org</b>"}])
+    client = client_for(revoker)
+    confirm = client.post("/staff/grants/revoke/", {"grant": str(grant.pk)})
+    body = confirm.content.decode()
+    assert confirm.status_code == 200 and "Revoke 1 grant?" in body
+    assert "&lt;b&gt;Org&lt;/b&gt;" in body and "alice@example.com" in body
+    for reason in ("", "   ", "x" * 501, "fine\x1b[2Jbut escaped"):
+        data = {"grant": str(grant.pk), "confirm": "1", "reason": reason}
+        response = client.post("/staff/grants/revoke/", data)
+        assert response.status_code == 400 and 'class="error"' in response.content.decode()
+    grant.refresh_from_db()
+    assert grant.status == "active"
+    assert not AuditEvent.objects.filter(grant_id=grant.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["not-a-uuid"],
+        ["00000000-0000-0000-0000-000000000000"],
+        [],
+    ],
+)
+def test_unknown_or_missing_ids_revoke_nothing(revoker, make_grant, ids):
+    grant = make_grant()
+    data = {"grant": [str(grant.pk), *ids] if ids else [], "reason": "x", "confirm": "1"}
+    response = client_for(revoker).post("/staff/grants/revoke/", data)
+    assert response.status_code == 400
+    assert "Nothing" in response.content.decode()
+    grant.refresh_from_db()
+    assert grant.status == "active"
+
+
+def test_more_than_the_cap_is_refused(revoker, make_grant):
+    grant = make_grant()
+    data = {"grant": [str(grant.pk)] + [f"00000000-0000-0000-0000-{n:012d}" for n in range(100)]}
+    response = client_for(revoker).post("/staff/grants/revoke/", data)
+    assert response.status_code == 400 and "at most 100" in response.content.decode()
+
+
+def test_audit_write_failure_revokes_nothing(revoker, make_grant, bob):
+    """DB-07: the REVOKING mark and its audit row commit together or not at all."""
+    grants = [make_grant(), make_grant(user=bob, zoho_user_id="2")]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_audit() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'audit sink down'; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_audit BEFORE INSERT ON accounts_auditevent "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_audit()"
+        )
+    data = {"grant": [str(g.pk) for g in grants], "reason": "fraud", "confirm": "1"}
+    response = client_for(revoker).post("/staff/grants/revoke/", data)
+    body = response.content.decode()
+    assert response.status_code == 200 and body.count("Not revoked") == 2
+    for grant in grants:
+        grant.refresh_from_db()
+        assert grant.status == "active" and grant.refresh_token_encrypted is not None
+    assert mail.outbox == []
+
+
+def test_mass_assignment_is_ignored(revoker, make_grant, bob):
+    grant = make_grant()
+    data = {
+        "grant": str(grant.pk),
+        "reason": "policy",
+        "confirm": "1",
+        "status": "active",
+        "user": str(bob.pk),
+        "owner": str(bob.pk),
+        "actor": "someone-else@example.com",
+        "is_staff": "1",
+        "refresh_token": "1000.ffff.eeee",
+    }
+    client_for(revoker).post("/staff/grants/revoke/", data)
+    grant.refresh_from_db()
+    assert grant.user_id != bob.pk and grant.status in ("revoking", "revoked")
+    event = AuditEvent.objects.get(grant_id=grant.pk, action="grant.revoke_requested")
+    assert event.actor_repr == "revoker@example.com" and set(event.detail) == {
+        "reason",
+        "by_staff",
+        "owner_id",
+        "owner",
+    }
+    bob.refresh_from_db()
+    assert not bob.is_staff
+
+
+# -- end to end through the sandbox (real HTTP) ---------------------------------------------
+
+
+@pytest.fixture
+def connected(portal, alice):
+    assert portal.connect(EU).status_code == 303
+    return ZohoGrant.objects.get(user=alice)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_revoke_goes_through_zoho_audits_and_tells_the_owner(
+    portal, sandbox, connected, make_user, caplog
+):
+    revoker = make_user("revoker@example.com", is_staff=True)
+    give(revoker, "view_all_grants", "revoke_any_grant")
+    reason = 'Fraud report #42\r\nFAKE LOG LINE <img src=x onerror=alert(1)> "quoted"'
+    response = client_for(revoker).post(
+        "/staff/grants/revoke/", {"grant": str(connected.pk), "reason": reason, "confirm": "1"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "Revocation results" in body and ">Revoked<" in body
+    connected.refresh_from_db()
+    assert connected.status == "revoked" and connected.refresh_token_encrypted is None
+    assert [r["endpoint"] for r in sandbox.requests()].count("revoke") == 1
+    assert not [g for g in sandbox.grants(zuid=EU) if g["active"]]
+    stored = 'Fraud report #42 FAKE LOG LINE <img src=x onerror=alert(1)> "quoted"'
+    final = AuditEvent.objects.get(grant_id=connected.pk, action="grant.revoked")
+    assert final.actor_repr == "revoker@example.com" and final.actor_id == revoker.pk
+    assert final.detail == {
+        "zoho": "confirmed",
+        "reason": stored,
+        "by_staff": True,
+        "owner_id": connected.user_id,
+        "owner": "alice@example.com",
+    }
+    assert final.created_at.utcoffset() == timedelta(0)
+    requested = AuditEvent.objects.get(grant_id=connected.pk, action="grant.revoke_requested")
+    assert requested.detail["reason"] == stored and requested.actor_id == revoker.pk
+    # The owner: one email (text and HTML) naming the connection, an administrator, the reason.
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["alice@example.com"] and "administrator" in message.subject
+    assert "Example Support" in message.body and stored in message.body
+    html = message.alternatives[0][0]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
+    # The owner's dashboard says an administrator revoked it, not who.
+    dashboard = portal.client.get("/connections/").content.decode()
+    assert "by an administrator" in dashboard and "revoker@example.com" not in dashboard
+    # The staff page shows the history with the reason, escaped.
+    detail = client_for(revoker).get(f"/staff/grants/{connected.pk}/").content.decode()
+    assert "Fraud report #42" in detail and "<img src=x" not in detail
+    assert all("\n" not in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_revoke_reports_each_outcome_and_emails_each_owner_once(
+    portal, sandbox, connected, make_grant, make_user, bob
+):
+    revoker = make_user("revoker@example.com", is_staff=True)
+    give(revoker, "view_all_grants", "revoke_any_grant")
+    already = make_grant(zoho_user_id="3", status="revoked")
+    bobs = make_grant(user=bob, zoho_user_id="4")  # unknown to Zoho: counts as revoked
+    sandbox.add_fault("status", endpoint="revoke", status=503, count=1)
+    ids = [str(connected.pk), str(already.pk), str(bobs.pk)]
+    response = client_for(revoker).post(
+        "/staff/grants/revoke/", {"grant": ids, "reason": "offboarding", "confirm": "1"}
+    )
+    body = response.content.decode()
+    assert "Revoking: Zoho has not confirmed yet" in body
+    assert "Already revoked; nothing done" in body and body.count(">Revoked<") == 1
+    statuses = dict(ZohoGrant.objects.values_list("pk", "status"))
+    assert statuses[connected.pk] == "revoking" and statuses[bobs.pk] == "revoked"
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
+
+
+def test_a_failing_final_audit_row_leaves_the_grant_revoking_not_half_wiped(
+    revoker, make_grant, settings
+):
+    """DB-07 on the second step: the wipe and its audit row roll back together."""
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9/sandbox"  # nothing listens: Zoho is down
+    settings.ZOHO_HTTP_TIMEOUT = 1.0
+    grant = make_grant()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_revoked() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.action <> 'grant.revoke_requested' THEN RAISE EXCEPTION 'audit down'; "
+            "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_revoked BEFORE INSERT ON accounts_auditevent "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_revoked()"
+        )
+    data = {"grant": str(grant.pk), "reason": "fraud", "confirm": "1"}
+    body = client_for(revoker).post("/staff/grants/revoke/", data).content.decode()
+    assert "Revoking: Zoho has not confirmed yet" in body
+    grant.refresh_from_db()
+    assert grant.status == "revoking" and grant.refresh_token_encrypted is not None
+    assert list(AuditEvent.objects.filter(grant_id=grant.pk).values_list("action", flat=True)) == [
+        "grant.revoke_requested"
+    ]
+
+
+def test_detail_query_count_does_not_grow_with_the_history(
+    viewer, make_grant, django_assert_max_num_queries
+):
+    from django.test.utils import CaptureQueriesContext
+
+    grant = make_grant()
+    client = client_for(viewer)
+
+    def add_events(count):
+        AuditEvent.objects.bulk_create(
+            AuditEvent(action="grant.checked", grant_id=grant.pk) for _ in range(count)
+        )
+
+    add_events(3)
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/staff/grants/{grant.pk}/")
+    add_events(200)
+    with django_assert_max_num_queries(len(few)):
+        body = client.get(f"/staff/grants/{grant.pk}/").content.decode()
+    assert body.count("grant.checked") == 50
