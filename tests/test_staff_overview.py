@@ -35,13 +35,14 @@ def fleet(make_grant):
     grants.append(make_grant(zoho_user_id="30000001", data_centre="us", status="trouble"))
     grants.append(make_grant(zoho_user_id="40000001", data_centre="jp", status="revoked"))
     for days_ago, action in [
+        # Oldest first: the audit chain keeps created_at in insertion order.
+        (40, AuditEvent.Action.REVOKED),
+        (30, AuditEvent.Action.CONNECTED),  # outside the 30 days shown
+        (29, AuditEvent.Action.CONNECTED),
+        (3, AuditEvent.Action.REVOKED),
         (0, AuditEvent.Action.CONNECTED),
         (0, AuditEvent.Action.RECONNECTED),
         (0, AuditEvent.Action.REFRESH_FAILED),
-        (3, AuditEvent.Action.REVOKED),
-        (29, AuditEvent.Action.CONNECTED),
-        (30, AuditEvent.Action.CONNECTED),  # outside the 30 days shown
-        (40, AuditEvent.Action.REVOKED),
     ]:
         with time_machine.travel(NOW - timedelta(days=days_ago), tick=False):
             record_event(action=action, grant=grants[0])

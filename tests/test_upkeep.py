@@ -113,7 +113,7 @@ def test_healthy_check_reuses_the_fresh_token_and_refreshes_organization_names(s
     assert (summary.checked, summary.healthy) == (1, 1)
     assert connected.status == "active"
     assert connected.organizations == [{"id": "70000001", "name": "Example Support"}]
-    assert requests_to(sandbox, "refresh") == []
+    assert requests_to(sandbox, "refresh", after=mark) == []  # the check made no refresh
     assert len(requests_to(sandbox, "desk_organizations", after=mark)) == 1
     assert actions(connected)[-1] == "grant.checked"
     due_in = connected.next_check_at - before
