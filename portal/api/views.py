@@ -68,6 +68,8 @@ def access_token(
         return problems.problem("bad_request", 400, detail="The body must be a JSON object.")
     min_valid = body.get("min_valid_seconds", 300)
     force = body.get("force_refresh", False)
+    if isinstance(min_valid, float) and min_valid.is_integer():
+        min_valid = int(min_valid)  # JSON Schema's integer: 279.0 is the integer 279
     if not isinstance(min_valid, int) or isinstance(min_valid, bool) or not 0 <= min_valid <= 3000:
         return problems.problem("bad_request", 400, detail="min_valid_seconds: 0 to 3000.")
     if not isinstance(force, bool):
