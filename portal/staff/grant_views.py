@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.staff.access import REVOKE_ANY_GRANT, VIEW_ALL_GRANTS, staff_permission_required
 from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
+from portal.staff.paging import page_links
 from portal.staff_actions import (
     MAX_BATCH,
     StaffRevokeOutcome,
@@ -23,20 +24,12 @@ from portal.staff_grants import HISTORY_SEEK, grant_history_page, grant_page, st
 def grants(request: HttpRequest) -> HttpResponse:
     form = GrantSearchForm(request.GET)
     page = grant_page(form.query()) if form.is_valid() else None
-    next_url = ""
-    if page is not None and page.next_cursor:
-        query = request.GET.copy()
-        query["cursor"] = page.next_cursor
-        next_url = f"?{query.urlencode()}"
-    first_query = request.GET.copy()
-    first_query.pop("cursor", None)
     current = (form.cleaned_data.get("sort") if page is not None else None) or "-created"
     context = {
         "sort_urls": _sort_urls(request, current),
         "form": form,
         "page": page,
-        "next_url": next_url,
-        "first_url": f"?{first_query.urlencode()}",
+        **page_links(request, page.next_cursor if page is not None else None),
         "can_revoke": request.user.has_perm(REVOKE_ANY_GRANT),
         "max_batch": MAX_BATCH,
     }

@@ -9,6 +9,7 @@ from accounts.deactivation import DeactivationRefused, deactivate_user, reactiva
 from accounts.models import User
 from portal.staff.access import MANAGE_USERS, staff_permission_required
 from portal.staff.forms import UserActionForm, UserSearchForm
+from portal.staff.paging import page_links
 from portal.staff_users import USER_SEEK, user_page
 
 
@@ -24,18 +25,10 @@ def users(request: HttpRequest) -> HttpResponse:
             form.add_error("cursor", "This page link is not valid; start from the first page.")
         else:
             page = user_page(q=form.cleaned_data["q"], cursor=cursor, viewer_id=request.user.pk)
-    next_url = ""
-    if page is not None and page.next_cursor:
-        query = request.GET.copy()
-        query["cursor"] = page.next_cursor
-        next_url = f"?{query.urlencode()}"
-    first = request.GET.copy()
-    first.pop("cursor", None)
     context = {
         "form": form,
         "page": page,
-        "next_url": next_url,
-        "first_url": f"?{first.urlencode()}",
+        **page_links(request, page.next_cursor if page is not None else None),
     }
     return render(request, "portal/staff/users.html", context, status=200 if page else 400)
 
