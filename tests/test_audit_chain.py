@@ -83,6 +83,36 @@ def test_bulk_and_raw_inserts_are_chained_too(five_events):
     assert "10 events checked, last seq 10" in verify()
 
 
+def test_appending_never_scans_the_whole_log_even_when_statistics_say_it_is_tiny(five_events):
+    """The trigger looks up the newest event by index, not by reading the table: with the
+    statistics of a five-row table, a cached plan would otherwise be a sequential scan, run
+    again for every later insert (quadratic in a bulk insert). PostgreSQL counts this
+    transaction's scans of the table; none may be sequential."""
+
+    def scans() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
+                " WHERE relname = 'accounts_auditevent'"
+            )
+            return cursor.fetchone()
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_auditevent")
+    seq_before, index_before = scans()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_auditevent (created_at, actor_repr, action, grant_repr, detail,"
+            " user_agent, outcome) SELECT now(), '', 'grant.checked', '', '{}', '', 'success'"
+            " FROM generate_series(1, 40)"
+        )
+    AuditEvent.objects.bulk_create(AuditEvent(action=Action.CHECKED) for _ in range(10))
+    seq_after, index_after = scans()
+    assert seq_after - seq_before == 0
+    assert index_after - index_before >= 50  # one lookup of the newest event per insert
+    assert "55 events checked" in verify()
+
+
 def test_time_never_goes_back_along_the_chain(five_events):
     old = AuditEvent.objects.create(
         action=Action.CHECKED, created_at=timezone.now() - timedelta(days=3)
