@@ -88,6 +88,7 @@ AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/18.1 Safari",
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 )
+# The columns COPY fills; the hash chain (seq, prev_hash, hash) is the trigger's to fill.
 COLUMNS = [
     "created_at",
     "actor_id",
@@ -99,6 +100,8 @@ COLUMNS = [
     "ip_address",
     "user_agent",
     "outcome",
+    "owner_id",
+    "owner_repr",
 ]
 GRANT_BITS = 26  # packed event keys: milliseconds | action | grant index
 ACTION_BITS = 7
@@ -119,17 +122,11 @@ def insert_events(
         return Counter()
     actions = [str(action) for action in A.values]
     keys = _planned(rng, count, grants, actions, now)
-    columns = list(COLUMNS)
-    # The owner columns are being added to AuditEvent in parallel (issue 8): a temporary guard,
-    # removed once both are merged. Trigger-filled columns (the hash chain) are never listed.
-    names = {f.name for f in AuditEvent._meta.concrete_fields}
-    owner_columns = [name for name in ("owner_id", "owner_repr") if name in names]
-    columns += owner_columns
     counts: Counter[str] = Counter()
     start = now - timedelta(seconds=SPREAD_SECONDS)
-    context = _Context(rng, grants, users, staff or users, counts, owner_columns)
+    context = _Context(rng, grants, users, staff or users, counts)
     rows = (context.row(key, actions, start) for key in keys)
-    copy_tuples(AuditEvent._meta.db_table, columns, rows, len(keys), "events", progress)
+    copy_tuples(AuditEvent._meta.db_table, COLUMNS, rows, len(keys), "events", progress)
     return counts
 
 
@@ -185,10 +182,9 @@ class _Context:
         users: Sequence["DemoUser"],
         staff: Sequence["DemoUser"],
         counts: Counter[str],
-        owner_columns: list[str],
     ) -> None:
         self.rng, self.grants, self.users, self.staff = rng, grants, users, staff
-        self.counts, self.owner_columns = counts, owner_columns
+        self.counts = counts
 
     def row(self, key: int, actions: list[str], start: datetime) -> tuple[Any, ...]:
         grant = self.grants[key & ((1 << GRANT_BITS) - 1)]
@@ -207,7 +203,7 @@ class _Context:
         owner = grant.owner if on_grant or action.startswith("user.alert") else None
         if action in (A.USER_DEACTIVATED, A.USER_REACTIVATED):
             owner = rng.choice(self.users)
-        row = (
+        return (
             at,
             actor.id if actor is not None else None,
             str(actor) if actor is not None else (SERVICE_KEY if action == A.TOKEN_ISSUED else ""),
@@ -218,16 +214,8 @@ class _Context:
             _address(rng) if actor is not None else None,
             rng.choice(AGENTS) if actor is not None else "",
             "failure" if action in FAILURES else "success",
-        )
-        if not self.owner_columns:
-            return row
-        values = {"owner_id": owner.id, "owner_repr": owner.email} if owner else {}
-        return (
-            *row,
-            *(
-                values.get(name, "" if name == "owner_repr" else None)
-                for name in self.owner_columns
-            ),
+            owner.id if owner is not None else None,
+            owner.email if owner is not None else "",
         )
 
     def _detail(self, action: str, grant: "DemoGrant", owner: "DemoUser | None") -> dict[str, Any]:
