@@ -248,6 +248,18 @@ def test_detail_shows_metadata_and_full_history_but_no_token(viewer, make_grant)
     assert_no_leak([make_grant.refresh_token, make_grant.access_token], body, rest)
 
 
+def test_detail_links_to_the_audit_log_only_for_who_may_read_it(viewer, make_grant, make_user):
+    grant = make_grant()
+    link = f'href="/staff/audit/?grant={grant.pk}"'
+    assert link not in client_for(viewer).get(f"/staff/grants/{grant.pk}/").content.decode()
+    auditor = make_user("auditor@example.com", is_staff=True)
+    give(auditor, "view_all_grants", "view_audit_log")
+    body = client_for(auditor).get(f"/staff/grants/{grant.pk}/").content.decode()
+    assert link in body
+    events = client_for(auditor).get(f"/staff/audit/?grant={grant.pk}")
+    assert events.status_code == 200
+
+
 def test_detail_of_an_unknown_grant_is_404(viewer):
     url = "/staff/grants/00000000-0000-0000-0000-000000000000/"
     assert client_for(viewer).get(url).status_code == 404

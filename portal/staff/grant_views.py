@@ -6,7 +6,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.staff.access import REVOKE_ANY_GRANT, VIEW_ALL_GRANTS, staff_permission_required
+from portal.staff.access import (
+    REVOKE_ANY_GRANT,
+    VIEW_ALL_GRANTS,
+    VIEW_AUDIT_LOG,
+    staff_permission_required,
+)
 from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
 from portal.staff.paging import page_links
 from portal.staff_actions import (
@@ -66,6 +71,7 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
         "history": grant_history_page(grant_id, cursor),
         "cursor_invalid": bool(cursor_text) and cursor is None,
         "can_revoke": request.user.has_perm(REVOKE_ANY_GRANT) and grant.row.can_revoke,
+        "can_view_audit": request.user.has_perm(VIEW_AUDIT_LOG),
     }
     return render(request, "portal/staff/grant_detail.html", context)
 
