@@ -58,6 +58,18 @@ class PageProblems:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     csp_violations: list[str] = field(default_factory=list)
+    expected_statuses: list[tuple[str, int]] = field(default_factory=list)
+
+    def expect_status(self, path: str, status: int) -> None:
+        """A page this test deliberately gets as an error (a form sent back with a 400):
+        Chromium logs it as a failed load, which is then not a problem."""
+        self.expected_statuses.append((path, status))
+
+    def is_expected(self, text: str, url: str) -> bool:
+        return any(
+            url.split("?")[0].endswith(path) and f"status of {status} " in text
+            for path, status in self.expected_statuses
+        )
 
     def __bool__(self) -> bool:
         return bool(self.console_errors or self.page_errors or self.csp_violations)
@@ -107,6 +119,8 @@ def page(browser, live_server, request):
     def on_console(message) -> None:
         if message.type == "error":
             url = message.location.get("url")
+            if problems.is_expected(message.text, url or ""):
+                return
             where = f" ({url}:{message.location.get('lineNumber')})" if url else ""
             problems.console_errors.append(message.text + where)
 
@@ -114,6 +128,12 @@ def page(browser, live_server, request):
     page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
     yield page
     context.close()
+
+
+@pytest.fixture
+def expect_status(page, request):
+    """``expect_status(path, status)``: this test gets ``path`` as an HTTP error on purpose."""
+    return request.node.stash[problems_key].expect_status
 
 
 def take_screenshot(page, name: str) -> Path:
