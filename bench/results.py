@@ -5,6 +5,7 @@ the order in which they first appeared; a new one is appended.
 """
 
 import re
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -26,3 +27,10 @@ def write_section(name: str, markdown: str, *, path: Path = RESULTS) -> None:
         return
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     path.write_text(pattern.sub(lambda _: block, text, count=1))
+
+
+def publish(name: str, markdown: str) -> None:
+    """Write a benchmark's section of bench/RESULTS.md and show it on the terminal."""
+    write_section(name, markdown)
+    print(markdown)
+    print(f"bench: written to {RESULTS.parent.name}/{RESULTS.name}", file=sys.stderr)

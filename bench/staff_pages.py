@@ -26,7 +26,7 @@ import psutil
 
 from bench import report, servers
 from bench.cpu import CpuUse, metered
-from bench.results import RESULTS, write_section
+from bench.results import publish
 from bench.staff_report import Export, PageRun, Seeding, SlowQuery, render
 
 DATABASE = "portal_bench_staff"
@@ -120,9 +120,7 @@ def main() -> int:
         requests=options.requests,
         others_share=_others_share(cpu, time.perf_counter() - measured_from),
     )
-    write_section("staff_pages", markdown)
-    print(markdown)
-    print(f"bench: written to {RESULTS.relative_to(servers.ROOT)}", file=sys.stderr)
+    publish("staff_pages", markdown)
     return 0
 
 

@@ -24,7 +24,7 @@ from bench.cpu import CpuUse, metered
 from bench.dbstats import Activity, StatsReader
 from bench.fixtures import Fixtures, create_fixtures, expire
 from bench.load import BurstResult, WrkResult, burst, run_wrk, wrk_path
-from bench.results import RESULTS, write_section
+from bench.results import publish
 from tests.sandbox_control import SandboxControl
 
 if TYPE_CHECKING:
@@ -106,9 +106,7 @@ def main() -> int:
         profile=profile,
         what_if=what_if,
     )
-    write_section("token_api", results)
-    print(results)
-    print(f"bench: written to {RESULTS.relative_to(servers.ROOT)}", file=sys.stderr)
+    publish("token_api", results)
     return 0
 
 

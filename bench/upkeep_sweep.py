@@ -19,7 +19,7 @@ import psutil
 from bench import report, servers
 from bench.cpu import CpuUse, sampled
 from bench.fixtures import create_bulk_grants
-from bench.results import RESULTS, write_section
+from bench.results import publish
 from bench.sweep_report import render
 
 SANDBOX_ALIAS = "sandbox"
@@ -95,9 +95,7 @@ def main() -> int:
     markdown = render(
         started_at=started_at, options=options, machine=machine, sweeps=sweeps, argv=sys.argv
     )
-    write_section("upkeep_sweep", markdown)
-    print(markdown)
-    print(f"bench: written to {RESULTS.relative_to(servers.ROOT)}", file=sys.stderr)
+    publish("upkeep_sweep", markdown)
     return 0 if all(s.checked_twice_zoho == s.checked_twice_audit == 0 for s in sweeps) else 1
 
 
