@@ -249,7 +249,9 @@ def test_detail_shows_metadata_and_full_history_but_no_token(viewer, make_grant)
 
 
 def test_detail_links_to_the_audit_log_only_for_who_may_read_it(viewer, make_grant, make_user):
-    grant = make_grant()
+    grant, other = make_grant(), make_grant(zoho_user_id="2")
+    AuditEvent.objects.create(action="grant.tested", grant_id=grant.pk, grant_repr="this grant")
+    AuditEvent.objects.create(action="grant.tested", grant_id=other.pk, grant_repr="other grant")
     link = f'href="/staff/audit/?grant={grant.pk}"'
     assert link not in client_for(viewer).get(f"/staff/grants/{grant.pk}/").content.decode()
     auditor = make_user("auditor@example.com", is_staff=True)
@@ -258,6 +260,7 @@ def test_detail_links_to_the_audit_log_only_for_who_may_read_it(viewer, make_gra
     assert link in body
     events = client_for(auditor).get(f"/staff/audit/?grant={grant.pk}")
     assert events.status_code == 200
+    assert "this grant" in events.content.decode() and "other grant" not in events.content.decode()
 
 
 def test_detail_of_an_unknown_grant_is_404(viewer):

@@ -9,7 +9,6 @@ hand and measured by ``make bench`` (bench/RESULTS.md); here the data is small e
 import csv
 import io
 import re
-from io import StringIO
 
 import pytest
 from django.core import mail
@@ -30,17 +29,17 @@ REASON = "Chargeback fraud report #4471 (customer asked us to cut access)"
 
 
 @pytest.fixture
-def seeded(settings):
-    settings.DEBUG = True  # seed_demo_data refuses a DEBUG-off database without --force
-    call_command("seed_demo_data", "--grants", "3000", "--events", "20000", stdout=StringIO())
-    settings.DEBUG = False
+def seeded():
+    """Thousands of other grants and events (--force: the tests run with DEBUG off)."""
+    quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+    call_command("seed_demo_data", "--grants", "3000", "--events", "20000", "--force", **quiet)
 
 
 @pytest.fixture
 def new_staff(make_user):
     """Signed up like anyone, then given every staff permission by an administrator."""
     make_user(STAFF_EMAIL)
-    call_command("grant_staff_permissions", STAFF_EMAIL, "--all", stdout=StringIO())
+    call_command("grant_staff_permissions", STAFF_EMAIL, "--all", stdout=io.StringIO())
     return User.objects.get(email=STAFF_EMAIL)
 
 
