@@ -134,9 +134,10 @@ def _sweep(base: servers.Stack, workers: int, options: Options) -> Sweep:
     from django.utils import timezone
     from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateWorker
 
-    from portal import tasks, upkeep
+    from portal import tasks
+    from portal.upkeep import sweeps
 
-    upkeep.make_all_due()
+    sweeps.make_all_due()
     marks, launched = _marks(), timezone.now()
     processes = [_start_worker(base, n, workers, options.concurrency) for n in range(workers)]
     try:

@@ -105,7 +105,7 @@ ZOHO_SCOPES = env.list(
 # The portal's own address, for links in emails sent without a request (background alerts).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
-# Background upkeep (portal/upkeep.py, run by Procrastinate workers: portal/tasks.py).
+# Background upkeep (portal/upkeep/, run by Procrastinate workers: portal/tasks.py).
 # Schedules are cron lines; a worker defers each periodic task once per tick, however many
 # workers run (Procrastinate's periodic deferrer is idempotent across workers).
 UPKEEP_CHECK_SCHEDULE = env.str("UPKEEP_CHECK_SCHEDULE", default="*/5 * * * *")

@@ -1,4 +1,4 @@
-"""Procrastinate tasks: thin shells around ``portal.upkeep`` and ``portal.alerts``.
+"""Procrastinate tasks: thin shells around the upkeep sweeps and the owner alerts.
 
 Jobs carry no tokens: periodic jobs carry only their tick's timestamp. Periodic tasks get
 their schedule from settings when the Procrastinate app is ready (``schedule_periodic_tasks``).
@@ -14,31 +14,32 @@ from procrastinate import App, JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
-from portal import alerts, upkeep
+from portal.grants import owner_alerts
+from portal.upkeep import sweeps
 
 logger = logging.getLogger("portal.tasks")
 
 
 @app.task(name="portal.check_due_grants", queueing_lock="portal.check_due_grants")
 def check_due_grants(timestamp: int) -> None:
-    summary = upkeep.check_due_grants()
+    summary = sweeps.check_due_grants()
     logger.info("health check sweep: %s", summary)
 
 
 @app.task(name="portal.finish_revocations", queueing_lock="portal.finish_revocations")
 def finish_revocations(timestamp: int) -> None:
-    counts = upkeep.finish_pending_revocations()
+    counts = sweeps.finish_pending_revocations()
     logger.info("pending revocations: %s", counts)
 
 
 @app.task(name="portal.purge_secrets", queueing_lock="portal.purge_secrets")
 def purge_secrets(timestamp: int) -> None:
-    logger.info("secrets purged from %d grants", upkeep.purge_stale_secrets())
+    logger.info("secrets purged from %d grants", sweeps.purge_stale_secrets())
 
 
 @app.task(name="portal.send_alerts", queueing_lock="portal.send_alerts")
 def send_alerts(timestamp: int) -> None:
-    logger.info("needs-reconnect alerts sent: %d", alerts.send_reconnect_alerts())
+    logger.info("needs-reconnect alerts sent: %d", owner_alerts.send_reconnect_alerts())
 
 
 @app.task(

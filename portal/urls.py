@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.urls import LOGIN_LIMIT
-from portal import grant_views, upkeep_views, views
+from portal.pages import grant_views, views
 
 app_name = "portal"
 
@@ -27,7 +27,6 @@ portal_patterns = [
     path("connections/<uuid:grant_id>/revoke/", grant_views.grant_revoke, name="grant_revoke"),
     path("connections/<uuid:grant_id>/hide/", grant_views.grant_hide, name="grant_hide"),
     path("healthz", views.healthz, name="healthz"),
-    path("staff/upkeep/", upkeep_views.upkeep, name="upkeep"),
 ]
 
 urlpatterns = [

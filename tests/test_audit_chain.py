@@ -257,7 +257,7 @@ def chain_lock_held() -> bool:
 
 def test_an_owner_alert_is_mailed_before_the_audit_lock_is_taken(settings, make_grant):
     """No transaction waits on a mail server while holding the lock every writer needs."""
-    from portal import alerts
+    from portal.grants import owner_alerts
 
     settings.MAILERS = {"default": {"BACKEND": "tests.test_audit_chain.LockCheckingMailBackend"}}
     LockCheckingMailBackend.held = []
@@ -265,7 +265,7 @@ def test_an_owner_alert_is_mailed_before_the_audit_lock_is_taken(settings, make_
     grant.status = "needs_reconnect"
     grant.save()
     assert not chain_lock_held()
-    assert alerts.alert_owner(grant_id=grant.pk) is True
+    assert owner_alerts.alert_owner(grant_id=grant.pk) is True
     assert LockCheckingMailBackend.held == [False]
     assert AuditEvent.objects.filter(action=Action.OWNER_ALERTED).count() == 1
     assert chain_lock_held()  # recorded: held until this (test) transaction ends

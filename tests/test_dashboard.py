@@ -7,8 +7,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from portal.grants.status import grant_row
 from portal.models import ZohoGrant
-from portal.status import grant_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,7 +152,7 @@ def test_revoke_when_zoho_is_down_stays_revoking_and_hands_out_nothing(portal, s
     assert "Zoho did not confirm yet" in response.content.decode()
     connected.refresh_from_db()
     assert connected.status == "revoking" and connected.refresh_token_encrypted is not None
-    from portal import tokens
+    from portal.grants import tokens
 
     with pytest.raises(tokens.GrantInactive):
         tokens.get_access_token(grant_id=connected.pk)

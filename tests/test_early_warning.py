@@ -9,11 +9,13 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from portal import checks, early_warning, tokens, upkeep
+from portal import checks
 from portal.crypto import decrypt_token
+from portal.grants import early_warning, tokens
+from portal.grants.revocation import revoke_grant
+from portal.grants.status import grant_row
 from portal.models import ZohoGrant
-from portal.revocation import revoke_grant
-from portal.status import grant_row
+from portal.upkeep import sweeps
 from tests.conftest import PortalBrowser
 from tests.leaks import assert_no_leak
 
@@ -56,10 +58,10 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
     start = timezone.now()
     for minutes in (0, 10):
         with time_machine.travel(start + timedelta(minutes=minutes)):
-            assert upkeep.check_grant(grant_id=connected.pk) == "trouble"
+            assert sweeps.check_grant(grant_id=connected.pk) == "trouble"
     assert warning_of(connected) == "" and mail.outbox == []
     with time_machine.travel(start + timedelta(minutes=30)):
-        upkeep.check_grant(grant_id=connected.pk)
+        sweeps.check_grant(grant_id=connected.pk)
     connected.refresh_from_db()
     assert connected.status == "active"  # still usable: a warning, not a status
     assert connected.warning == "repeated_failures" and connected.warning_since is not None
@@ -84,15 +86,15 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
     )
 
     with time_machine.travel(start + timedelta(minutes=70)):
-        upkeep.check_grant(grant_id=connected.pk)  # a fourth failure
+        sweeps.check_grant(grant_id=connected.pk)  # a fourth failure
     assert len(mail.outbox) == 1 and events(connected, "grant.warning_raised").count() == 1
 
     sandbox.clear_faults()
     with time_machine.travel(start + timedelta(hours=2)):
-        assert upkeep.check_grant(grant_id=connected.pk) == "healthy"
+        assert sweeps.check_grant(grant_id=connected.pk) == "healthy"
     assert warning_of(connected) == "repeated_failures"  # the failures are still recent
     with time_machine.travel(start + timedelta(hours=26)):
-        assert upkeep.check_grant(grant_id=connected.pk) == "healthy"
+        assert sweeps.check_grant(grant_id=connected.pk) == "healthy"
         body = portal.client.get("/connections/").content.decode()
     assert warning_of(connected) == ""
     assert "Warning: repeated failures" not in body
@@ -109,14 +111,14 @@ def test_a_check_whose_refresh_failed_counts_once(sandbox, connected):
     )
     sandbox.add_fault("status", endpoint="refresh", status=503)
     start = timezone.now()
-    upkeep.check_grant(grant_id=connected.pk)
+    sweeps.check_grant(grant_id=connected.pk)
     # The token service recorded the failed refresh, the check its own failure: one sign.
     assert events(connected, "grant.refresh_failed").count() == 1
     assert events(connected, "grant.check_failed").get().detail["early_warning"] is False
     assert early_warning.transient_failures(grant_id=connected.pk, now=timezone.now()) == 1
     for minutes in (10, 30):
         with time_machine.travel(start + timedelta(minutes=minutes)):
-            upkeep.check_grant(grant_id=connected.pk)
+            sweeps.check_grant(grant_id=connected.pk)
     connected.refresh_from_db()
     assert connected.status == "trouble" and connected.warning == "repeated_failures"
     assert len(mail.outbox) == 1
@@ -146,7 +148,7 @@ def test_owner_without_alert_emails_sees_the_warning_but_gets_no_email(sandbox, 
     alice.save()
     sandbox.add_fault("status", endpoint="desk_myinfo", status=503)
     for _ in range(3):
-        upkeep.check_grant(grant_id=connected.pk)
+        sweeps.check_grant(grant_id=connected.pk)
     assert warning_of(connected) == "repeated_failures" and mail.outbox == []
     assert events(connected, "grant.warning_raised").get().detail["emailed"] is False
 
@@ -199,7 +201,7 @@ def test_hostile_names_are_escaped_in_the_warning_page_and_email(portal, sandbox
     grant = ZohoGrant.objects.get(user=alice)
     sandbox.add_fault("status", endpoint="desk_organizations", status=503)
     for _ in range(3):
-        upkeep.check_grant(grant_id=grant.pk)
+        sweeps.check_grant(grant_id=grant.pk)
     assert warning_of(grant) == "repeated_failures"
     for url in ("/connections/", f"/connections/{grant.pk}/"):
         body = portal.client.get(url).content.decode()

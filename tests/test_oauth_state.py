@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from portal import oauth_state
+from portal.grants import oauth_state
 from portal.models import PendingAuthorization
 
 pytestmark = pytest.mark.django_db

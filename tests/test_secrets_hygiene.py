@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.test import RequestFactory
 
 from portal import crypto
-from portal.key_rotation import rotate_grant_tokens
+from portal.grants.key_rotation import rotate_grant_tokens
 from portal.log_filters import PortalExceptionReporterFilter, RedactSecretsFilter, redact
 
 TOKEN = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"

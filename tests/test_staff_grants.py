@@ -88,7 +88,7 @@ def test_checkboxes_only_for_who_may_revoke(viewer, revoker, make_grant):
 def test_search_finds_by_owner_zoho_email_organization_and_id(
     viewer, make_grant, bob, cap, monkeypatch
 ):
-    monkeypatch.setattr("portal.staff_grants.SEARCH_ID_CAP", cap)
+    monkeypatch.setattr("portal.staff.grant_search.SEARCH_ID_CAP", cap)
     mine = make_grant(organizations=[{"id": "70000042", "name": "Acme Helpdesk"}])
     bobs = make_grant(user=bob, zoho_user_id="2", zoho_email="Support@Bobcorp.example")
     client = client_for(viewer)

@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal.charts import nice_ceiling
-from portal.fleet import daily_counts
 from portal.models import ZohoGrant
+from portal.staff.charts import nice_ceiling
+from portal.staff.fleet import daily_counts
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 
 from accounts.models import AuditEvent, User, UserSession
-from portal import tokens
 from portal.api.keys import create_service_key
-from portal.upkeep import due_for_check
+from portal.grants import tokens
+from portal.upkeep.sweeps import due_for_check
 from tests.staff_permissions import assert_permission_matrix, client_for, give
 
 pytestmark = pytest.mark.django_db

@@ -15,10 +15,10 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from portal import tokens
 from portal.crypto import decrypt_token
+from portal.grants import tokens
+from portal.grants.revocation import revoke_grant
 from portal.models import ZohoGrant
-from portal.revocation import revoke_grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,7 +85,7 @@ settings.SANDBOX_BASE_URL = sys.argv[2]
 settings.ZOHO_HTTP_TIMEOUT = 5.0
 import django
 django.setup()
-from portal import tokens
+from portal.grants import tokens
 issued = tokens.get_access_token(grant_id=sys.argv[3])
 print(hashlib.sha256(issued.access_token.encode()).hexdigest(), issued.refreshed)
 """

@@ -13,9 +13,10 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from portal import alerts, upkeep
+from portal.grants import owner_alerts
+from portal.grants.revocation import revoke_grant
 from portal.models import ZohoGrant
-from portal.revocation import revoke_grant
+from portal.upkeep import sweeps
 from tests.conftest import PortalBrowser
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +52,7 @@ def test_grant_revoked_in_zoho_needs_reconnect_after_a_check_and_owner_gets_one_
     portal, sandbox, connected
 ):
     sandbox.revoke_user_grants(EU)
-    summary = upkeep.check_due_grants()
+    summary = sweeps.check_due_grants()
     connected.refresh_from_db()
     assert connected.status == "needs_reconnect" and connected.last_error == "invalid_code"
     assert (summary.checked, summary.needs_reconnect) == (1, 1)
@@ -65,21 +66,21 @@ def test_grant_revoked_in_zoho_needs_reconnect_after_a_check_and_owner_gets_one_
     assert mimetype == "text/html" and f'href="{link}"' in html and "Reconnect</a>" in html
     # Nothing more to say: not checked again, not announced again.
     with time_machine.travel(timezone.now() + timedelta(days=2)):
-        assert upkeep.check_due_grants().checked == 0
-        assert alerts.send_reconnect_alerts() == 0
+        assert sweeps.check_due_grants().checked == 0
+        assert owner_alerts.send_reconnect_alerts() == 0
     assert len(mail.outbox) == 1
 
 
 def test_owner_is_told_again_only_after_recovery_and_a_new_failure(portal, sandbox, connected):
     sandbox.revoke_user_grants(EU)
-    upkeep.check_due_grants()
+    sweeps.check_due_grants()
     assert len(mail.outbox) == 1
     assert portal.connect(EU).status_code == 303  # reconnect: same grant, Active again
     connected.refresh_from_db()
     assert connected.status == "active"
     sandbox.revoke_user_grants(EU)
     with time_machine.travel(timezone.now() + timedelta(days=2)):
-        upkeep.check_due_grants()
+        sweeps.check_due_grants()
     assert len(mail.outbox) == 2
 
 
@@ -87,8 +88,8 @@ def test_needs_reconnect_reached_elsewhere_is_announced_by_the_alert_sweep(make_
     grant = make_grant()
     grant.status, grant.last_error = "needs_reconnect", "invalid_code"
     grant.save()
-    assert alerts.send_reconnect_alerts() == 1
-    assert alerts.send_reconnect_alerts() == 0
+    assert owner_alerts.send_reconnect_alerts() == 1
+    assert owner_alerts.send_reconnect_alerts() == 0
     assert len(mail.outbox) == 1 and "revoked in Zoho" in mail.outbox[0].body
 
 
@@ -98,17 +99,17 @@ def test_owner_who_turned_alerts_off_gets_no_email_but_the_decision_is_audited(m
     grant = make_grant()
     grant.status = "needs_reconnect"
     grant.save()
-    assert alerts.send_reconnect_alerts() == 0
+    assert owner_alerts.send_reconnect_alerts() == 0
     assert mail.outbox == []
     event = AuditEvent.objects.get(action="grant.owner_alerted")
     assert event.detail == {"emailed": False}
-    assert alerts.send_reconnect_alerts() == 0
+    assert owner_alerts.send_reconnect_alerts() == 0
 
 
 def test_healthy_check_reuses_the_fresh_token_and_refreshes_organization_names(sandbox, connected):
     ZohoGrant.objects.filter(pk=connected.pk).update(organizations=[{"id": "1", "name": "Old"}])
     mark, before = last_request(sandbox), timezone.now()
-    summary = upkeep.check_due_grants()
+    summary = sweeps.check_due_grants()
     connected.refresh_from_db()
     assert (summary.checked, summary.healthy) == (1, 1)
     assert connected.status == "active"
@@ -118,30 +119,30 @@ def test_healthy_check_reuses_the_fresh_token_and_refreshes_organization_names(s
     assert actions(connected)[-1] == "grant.checked"
     due_in = connected.next_check_at - before
     assert timedelta(hours=21.5) < due_in < timedelta(hours=26.5)  # 24 h, jittered ±10 %
-    assert upkeep.check_due_grants().checked == 0
+    assert sweeps.check_due_grants().checked == 0
 
 
 def test_expired_token_is_refreshed_once_by_the_check(sandbox, connected):
     ZohoGrant.objects.filter(pk=connected.pk).update(
         access_token_expires_at=timezone.now() - timedelta(minutes=1)
     )
-    assert upkeep.check_due_grants().healthy == 1
+    assert sweeps.check_due_grants().healthy == 1
     assert len(requests_to(sandbox, "refresh")) == 1
 
 
 def test_transient_desk_fault_keeps_status_and_retries_then_recovery_is_audited(sandbox, connected):
     sandbox.add_fault("status", endpoint="desk_organizations", status=503)
-    summary = upkeep.check_due_grants()
+    summary = sweeps.check_due_grants()
     connected.refresh_from_db()
     assert (summary.checked, summary.trouble) == (1, 1)
     assert connected.status == "active" and connected.check_failure_count == 1
     assert actions(connected)[-1] == "grant.check_failed"
     retry_in = connected.next_check_at - timezone.now()
     assert timedelta(minutes=3) < retry_in < timedelta(minutes=7)
-    assert upkeep.check_due_grants().checked == 0  # not before its retry time
+    assert sweeps.check_due_grants().checked == 0  # not before its retry time
     sandbox.clear_faults()
     with time_machine.travel(timezone.now() + timedelta(minutes=7)):
-        assert upkeep.check_due_grants().healthy == 1
+        assert sweeps.check_due_grants().healthy == 1
     assert actions(connected)[-2:] == ["grant.checked", "grant.recovered"]
     assert mail.outbox == []
 
@@ -151,7 +152,7 @@ def test_transient_refresh_fault_is_trouble_not_needs_reconnect(sandbox, connect
         access_token_expires_at=timezone.now() - timedelta(minutes=1)
     )
     sandbox.add_fault("status", endpoint="refresh", status=503)
-    assert upkeep.check_due_grants().trouble == 1
+    assert sweeps.check_due_grants().trouble == 1
     connected.refresh_from_db()
     assert connected.status == "trouble" and connected.next_check_at > timezone.now()
     assert mail.outbox == []
@@ -168,7 +169,7 @@ def test_two_workers_sweeping_at_once_check_each_grant_once(portal, sandbox, ali
 
     def worker():
         try:
-            summaries.append(upkeep.check_due_grants(batch_size=1))
+            summaries.append(sweeps.check_due_grants(batch_size=1))
         except Exception as error:  # noqa: BLE001
             errors.append(error)
         finally:
@@ -190,15 +191,15 @@ def test_two_workers_sweeping_at_once_check_each_grant_once(portal, sandbox, ali
 def test_revoking_grant_is_retried_with_backoff_and_revoked_when_zoho_recovers(sandbox, connected):
     sandbox.add_fault("status", endpoint="revoke", status=503)
     revoke_grant(grant_id=connected.pk, reason="test")
-    assert upkeep.finish_pending_revocations() == {"revoked": 0, "pending": 1, "abandoned": 0}
+    assert sweeps.finish_pending_revocations() == {"revoked": 0, "pending": 1, "abandoned": 0}
     connected.refresh_from_db()
     assert connected.status == "revoking"
     assert connected.retry_at > timezone.now() + timedelta(minutes=1)
-    assert upkeep.finish_pending_revocations()["pending"] == 0  # backing off
+    assert sweeps.finish_pending_revocations()["pending"] == 0  # backing off
     assert len(requests_to(sandbox, "revoke")) == 2  # the request and one retry
     sandbox.clear_faults()
     with time_machine.travel(timezone.now() + timedelta(minutes=10)):
-        assert upkeep.finish_pending_revocations()["revoked"] == 1
+        assert sweeps.finish_pending_revocations()["revoked"] == 1
     connected.refresh_from_db()
     assert connected.status == "revoked"
     assert connected.refresh_token_encrypted is None and connected.access_token_encrypted is None
@@ -212,9 +213,9 @@ def test_revocation_zoho_never_confirms_is_finished_locally_and_people_are_told(
     sandbox.add_fault("status", endpoint="revoke", status=503)
     revoke_grant(grant_id=connected.pk, reason="test")
     with time_machine.travel(timezone.now() + timedelta(days=3)):
-        assert upkeep.finish_pending_revocations()["pending"] == 1
+        assert sweeps.finish_pending_revocations()["pending"] == 1
     with time_machine.travel(timezone.now() + timedelta(days=7, minutes=1)):
-        assert upkeep.finish_pending_revocations()["abandoned"] == 1
+        assert sweeps.finish_pending_revocations()["abandoned"] == 1
     connected.refresh_from_db()
     assert connected.status == "revoked" and connected.refresh_token_encrypted is None
     event = AuditEvent.objects.filter(grant_id=connected.pk, action="grant.revoked").get()
@@ -222,7 +223,7 @@ def test_revocation_zoho_never_confirms_is_finished_locally_and_people_are_told(
     assert len(mail.outbox) == 1
     assert sorted(mail.outbox[0].to) == ["alice@example.com", "staff@example.com"]
     assert "never confirmed" in mail.outbox[0].body
-    assert upkeep.finish_pending_revocations() == {"revoked": 0, "pending": 0, "abandoned": 0}
+    assert sweeps.finish_pending_revocations() == {"revoked": 0, "pending": 0, "abandoned": 0}
 
 
 def test_purge_wipes_only_old_needs_reconnect_secrets(make_grant, bob):
@@ -232,7 +233,7 @@ def test_purge_wipes_only_old_needs_reconnect_secrets(make_grant, bob):
     fresh = make_grant(status="needs_reconnect", status_changed_at=recent, user=bob)
     active = make_grant(status="active", status_changed_at=old, zoho_user_id="20000002")
     trouble = make_grant(status="trouble", status_changed_at=old, zoho_user_id="20000003")
-    assert upkeep.purge_stale_secrets() == 1
+    assert sweeps.purge_stale_secrets() == 1
     stale.refresh_from_db()
     assert stale.refresh_token_encrypted is None and stale.access_token_encrypted is None
     assert stale.status == "needs_reconnect" and stale.zoho_email == "agent@example.eu"
@@ -243,7 +244,7 @@ def test_purge_wipes_only_old_needs_reconnect_secrets(make_grant, bob):
     assert list(AuditEvent.objects.values_list("action", "grant_id")) == [
         ("grant.secrets_purged", stale.pk)
     ]
-    assert upkeep.purge_stale_secrets() == 0
+    assert sweeps.purge_stale_secrets() == 0
 
 
 def test_status_changes_are_stamped(make_grant):
@@ -273,7 +274,7 @@ def test_checks_against_one_data_centre_respect_the_concurrency_limit(
 
     def worker():
         try:
-            summaries.append(upkeep.check_due_grants(batch_size=1))
+            summaries.append(sweeps.check_due_grants(batch_size=1))
         finally:
             connections.close_all()
 
@@ -301,12 +302,12 @@ def test_a_grant_whose_data_centre_stays_busy_is_handed_back(sandbox, connected,
 
     def worker():
         try:
-            summaries.append(upkeep.check_due_grants())
+            summaries.append(sweeps.check_due_grants())
         finally:
             connections.close_all()
 
     mark = last_request(sandbox)
-    with mock.patch.object(upkeep, "SLOT_WAIT", timedelta(seconds=0.5)):
+    with mock.patch.object(sweeps, "SLOT_WAIT", timedelta(seconds=0.5)):
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join(timeout=30)
@@ -317,4 +318,4 @@ def test_a_grant_whose_data_centre_stays_busy_is_handed_back(sandbox, connected,
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s::int4, 0)", [key])
     with time_machine.travel(timezone.now() + timedelta(seconds=2)):
-        assert upkeep.check_due_grants().healthy == 1
+        assert sweeps.check_due_grants().healthy == 1

@@ -15,7 +15,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from accounts.models import AuditEvent
 from portal import tasks
 from portal.models import ZohoGrant
-from portal.upkeep_report import upkeep_report
+from portal.upkeep.report import upkeep_report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

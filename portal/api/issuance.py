@@ -9,10 +9,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import tokens
 from portal.api.caller import Caller, GrantState
 from portal.api.problems import api_response, problem
 from portal.crypto import TokenDecryptError, decrypt_token
+from portal.grants import tokens
 from portal.models import ServiceKey, ZohoGrant
 
 TOUCH_INTERVAL = timedelta(seconds=60)

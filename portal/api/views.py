@@ -19,7 +19,7 @@ from portal.api import caller as callers
 from portal.api import problems
 from portal.api.issuance import access_token_response
 from portal.api.listing import grant_detail_payload, grant_list_payload
-from portal.revocation import revoke_grant
+from portal.grants.revocation import revoke_grant
 
 logger = logging.getLogger("portal.api")
 MINUTE = timedelta(minutes=1)

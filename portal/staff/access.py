@@ -62,7 +62,7 @@ SECTIONS: list[Section] = [
     Section("Grants", "staff:grants", VIEW_ALL_GRANTS),
     Section("Users", "staff:users", MANAGE_USERS),
     Section("Service keys", "staff:keys", MANAGE_SERVICE_KEYS),
-    Section("Upkeep", "portal:upkeep", VIEW_ALL_GRANTS),
+    Section("Upkeep", "staff:upkeep", VIEW_ALL_GRANTS),
     Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]
 

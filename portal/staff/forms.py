@@ -8,8 +8,8 @@ from django import forms
 from django.conf import settings
 
 from portal.models import ZohoGrant
-from portal.staff_actions import MAX_BATCH
-from portal.staff_grants import SORT_LABELS, SORTS, WARNING_ANY, WARNING_NONE, GrantQuery
+from portal.staff.actions import MAX_BATCH
+from portal.staff.grant_search import SORT_LABELS, SORTS, WARNING_ANY, WARNING_NONE, GrantQuery
 
 REASON_MAX = 500
 # C0 controls except tab/LF/CR, DEL and C1 (ANSI escapes start with ESC or CSI).

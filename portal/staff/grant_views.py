@@ -12,16 +12,16 @@ from portal.staff.access import (
     VIEW_AUDIT_LOG,
     staff_permission_required,
 )
-from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
-from portal.staff.paging import page_links
-from portal.staff_actions import (
+from portal.staff.actions import (
     MAX_BATCH,
     StaffRevokeOutcome,
     UnknownGrants,
     grants_to_revoke,
     revoke_grants_as_staff,
 )
-from portal.staff_grants import HISTORY_SEEK, grant_history_page, grant_page, staff_grant
+from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
+from portal.staff.grant_search import HISTORY_SEEK, grant_history_page, grant_page, staff_grant
+from portal.staff.paging import page_links
 
 
 @staff_permission_required(VIEW_ALL_GRANTS)

@@ -5,10 +5,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from portal.charts import bar_chart, line_chart
-from portal.fleet import fleet_overview
 from portal.staff.access import VIEW_ALL_GRANTS, staff_permission_required
-from portal.upkeep_report import upkeep_report
+from portal.staff.charts import bar_chart, line_chart
+from portal.staff.fleet import fleet_overview
+from portal.upkeep.report import upkeep_report
 
 
 @staff_permission_required(VIEW_ALL_GRANTS)

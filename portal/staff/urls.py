@@ -2,13 +2,22 @@
 
 from django.urls import path
 
-from portal.staff import audit_views, grant_views, key_views, overview_views, user_views, views
+from portal.staff import (
+    audit_views,
+    grant_views,
+    key_views,
+    overview_views,
+    upkeep_views,
+    user_views,
+    views,
+)
 
 app_name = "staff"
 
 urlpatterns = [
     path("", views.staff_home, name="home"),
     path("overview/", overview_views.overview, name="overview"),
+    path("upkeep/", upkeep_views.upkeep, name="upkeep"),
     path("audit/", audit_views.audit, name="audit"),
     path("audit/export.csv", audit_views.audit_export_csv, name="audit_export_csv"),
     path("audit/export.jsonl", audit_views.audit_export_jsonl, name="audit_export_jsonl"),

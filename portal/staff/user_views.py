@@ -10,7 +10,7 @@ from accounts.models import User
 from portal.staff.access import MANAGE_USERS, staff_permission_required
 from portal.staff.forms import UserActionForm, UserSearchForm
 from portal.staff.paging import page_links
-from portal.staff_users import USER_SEEK, user_page
+from portal.staff.user_search import USER_SEEK, user_page
 
 
 @staff_permission_required(MANAGE_USERS)

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from portal import upkeep
 from portal.models import ZohoGrant
+from portal.upkeep import sweeps
 
 BAR_WIDTH = 30
 
@@ -30,10 +30,10 @@ class Command(BaseCommand):
             summary = self._one(options["grant"])
         else:
             if options["all"]:
-                upkeep.make_all_due()
-            total = upkeep.due_for_check(now=timezone.now()).count()
+                sweeps.make_all_due()
+            total = sweeps.due_for_check(now=timezone.now()).count()
             self.stdout.write(f"{total} grant(s) to check")
-            summary = upkeep.check_due_grants(on_checked=self._progress(total))
+            summary = sweeps.check_due_grants(on_checked=self._progress(total))
             if total:
                 self.stdout.write("")
         self.stdout.write(
@@ -41,13 +41,13 @@ class Command(BaseCommand):
             f"needs reconnect: {summary.needs_reconnect}  trouble: {summary.trouble}"
         )
 
-    def _one(self, grant_id: str) -> upkeep.CheckSummary:
-        summary = upkeep.CheckSummary()
+    def _one(self, grant_id: str) -> sweeps.CheckSummary:
+        summary = sweeps.CheckSummary()
         try:
-            summary.add(upkeep.check_grant(grant_id=grant_id))
+            summary.add(sweeps.check_grant(grant_id=grant_id))
         except (ValidationError, ZohoGrant.DoesNotExist):
             raise CommandError(f"No grant {grant_id}.") from None
-        except upkeep.NotCheckable:
+        except sweeps.NotCheckable:
             raise CommandError(f"Grant {grant_id} is neither active nor in trouble.") from None
         return summary
 

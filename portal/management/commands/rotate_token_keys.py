@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.key_rotation import rotate_grant_tokens
+from portal.grants.key_rotation import rotate_grant_tokens
 
 
 class Command(BaseCommand):

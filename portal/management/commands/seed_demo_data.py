@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 from accounts.models import AuditEvent, User
-from portal import demo_data
+from portal.demo import seed
 from portal.models import ZohoGrant
 
 BAR_WIDTH = 30
@@ -37,13 +37,13 @@ class Command(BaseCommand):
             raise CommandError("DEBUG is off: refusing to put demo data here (use --force).")
         if options["grants"] < 1 or options["events"] < 0:
             raise CommandError("--grants must be at least 1 and --events at least 0.")
-        if demo_data.has_data() and not options["append"]:
+        if seed.has_data() and not options["append"]:
             raise CommandError(
                 "The database already holds grants or audit events; use --append to add more."
             )
         started = time.perf_counter()
         with transaction.atomic():
-            summary = demo_data.seed_demo_data(
+            summary = seed.seed_demo_data(
                 grants=options["grants"],
                 events=options["events"],
                 seed=options["seed"],
@@ -68,7 +68,7 @@ class Command(BaseCommand):
         sys.stderr.write(f"\r{stage:>6} [{bar}] {done:,}/{total:,}{end}")
         sys.stderr.flush()
 
-    def _summary(self, summary: demo_data.SeedSummary, seconds: float) -> str:
+    def _summary(self, summary: seed.SeedSummary, seconds: float) -> str:
         def counts(counter: Any) -> str:
             return ", ".join(f"{key} {n:,}" for key, n in counter.most_common())
 

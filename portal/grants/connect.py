@@ -17,12 +17,13 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import early_warning, oauth_state, zoho
+from portal import zoho
 from portal.crypto import encrypt_token
-from portal.grants import revoke_superseded_token
+from portal.grants import early_warning, oauth_state
+from portal.grants.selectors import revoke_superseded_token
 from portal.models import ZohoGrant
 
-logger = logging.getLogger("portal.connect")
+logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
 
 

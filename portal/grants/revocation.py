@@ -18,11 +18,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import early_warning, zoho
+from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
+from portal.grants import early_warning
 from portal.models import ZohoGrant
 
-logger = logging.getLogger("portal.revocation")
+logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
 

@@ -5,9 +5,11 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from portal.staff.access import VIEW_ALL_GRANTS, staff_permission_required
-from portal.upkeep_report import upkeep_report
+from portal.upkeep.report import upkeep_report
 
 
 @staff_permission_required(VIEW_ALL_GRANTS)
 def upkeep(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/upkeep.html", {"report": upkeep_report(now=timezone.now())})
+    return render(
+        request, "portal/staff/upkeep.html", {"report": upkeep_report(now=timezone.now())}
+    )

@@ -4,7 +4,7 @@ from django import forms
 from django.http import QueryDict
 
 from portal import zoho
-from portal.connect import CallbackParams
+from portal.grants.connect import CallbackParams
 
 
 class ConnectForm(forms.Form):

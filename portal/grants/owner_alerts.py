@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
+from portal.grants.status import WARNING_LABELS, error_words, warning_words
 from portal.models import ZohoGrant
-from portal.status import WARNING_LABELS, error_words, warning_words
 
-logger = logging.getLogger("portal.alerts")
+logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 
 

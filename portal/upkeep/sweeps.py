@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
-from portal import alerts, early_warning
-from portal.checkup import CheckResult, probe_connection
+from portal.grants import early_warning, owner_alerts
+from portal.grants.checkup import CheckResult, probe_connection
+from portal.grants.revocation import RevokeOutcome, abandon_revocation, finish_revocation
 from portal.models import ZohoGrant
-from portal.revocation import RevokeOutcome, abandon_revocation, finish_revocation
 
-logger = logging.getLogger("portal.upkeep")
+logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
 CHECKED_STATUSES = (Status.ACTIVE, Status.TROUBLE)
@@ -174,7 +174,7 @@ def check_grant(*, grant_id: Any) -> str:
     early_warning.note_outcome(grant_id=grant_id, healthy=outcome == "healthy")
     if outcome == "needs_reconnect":
         try:
-            alerts.alert_owner(grant_id=grant_id)
+            owner_alerts.alert_owner(grant_id=grant_id)
         except OSError:  # mail server trouble: the alert stays due for the alert sweep
             logger.exception("alert for grant %s not sent", grant_id)
     return outcome
@@ -258,7 +258,7 @@ def _retry_revocation(grant_id: Any) -> str:
     if now - since >= give_up:
         if abandon_revocation(grant_id=grant_id):
             try:
-                alerts.tell_revocation_abandoned(grant_id=grant_id)
+                owner_alerts.tell_revocation_abandoned(grant_id=grant_id)
             except OSError:  # the audit event already says it; the email is a courtesy
                 logger.exception("email about grant %s not sent", grant_id)
             return "abandoned"

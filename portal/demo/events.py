@@ -1,4 +1,4 @@
-"""Demo audit events in bulk, in time order (``portal.demo_data`` makes the users and grants).
+"""Demo audit events in bulk, in time order (``portal.demo.seed`` makes the users and grants).
 
 Each grant gets its life story (connected, and revocation requested and done when it was
 revoked); the rest are everyday events (refreshes, token hand-outs, health checks, failures,
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from psycopg.types.json import Jsonb
 
 from accounts.models import AuditEvent
-from portal.bulk_copy import copy_tuples
+from portal.demo.bulk_copy import copy_tuples
 
 if TYPE_CHECKING:
-    from portal.bulk_copy import Progress
-    from portal.demo_data import DemoGrant, DemoUser
+    from portal.demo.bulk_copy import Progress
+    from portal.demo.seed import DemoGrant, DemoUser
 
 A = AuditEvent.Action
 SPREAD_SECONDS = 90 * 86400

@@ -8,26 +8,26 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import connect, grants, tokens
-from portal.checkup import check_connection
 from portal.csp import allow_zoho_form_targets
-from portal.revocation import RevokeOutcome, revoke_grant
-from portal.status import grant_row, minutes_text
+from portal.grants import connect, selectors, tokens
+from portal.grants.checkup import check_connection
+from portal.grants.revocation import RevokeOutcome, revoke_grant
+from portal.grants.status import grant_row, minutes_text
 
 
 @allow_zoho_form_targets
 def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = grants.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(request.user, grant_id)
     context = {
         "row": grant_row(grant, now=timezone.now()),
-        "history": grants.grant_history(grant=grant, viewer_id=request.user.pk),
+        "history": selectors.grant_history(grant=grant, viewer_id=request.user.pk),
     }
     return render(request, "portal/grant_detail.html", context)
 
 
 @require_POST
 def grant_test(request: HttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = grants.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(request.user, grant_id)
     result = check_connection(grant_id=grant.pk, actor=request.user)
     (messages.success if result.ok else messages.error)(request, result.message)
     return redirect("portal:grant_detail", grant.pk)
@@ -35,7 +35,7 @@ def grant_test(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 @require_POST
 def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = grants.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(request.user, grant_id)
     try:
         issued = tokens.force_refresh(grant_id=grant.pk)
     except tokens.GrantError as error:
@@ -49,14 +49,14 @@ def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 @require_POST
 def grant_reconnect(request: HttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = grants.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(request.user, grant_id)
     region = "cn" if grant.data_centre == "cn" else "global"
     return HttpResponseRedirect(connect.start_connect(request=request, region=region, grant=grant))
 
 
 @require_http_methods(["GET", "POST"])
 def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = grants.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(request.user, grant_id)
     row = grant_row(grant, now=timezone.now())
     if request.method == "GET" or not row.can_revoke:
         return render(request, "portal/grant_revoke.html", {"row": row})
@@ -74,8 +74,8 @@ def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 @require_POST
 def grant_hide(request: HttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = grants.grant_for_user(request.user, grant_id)
-    if grants.hide_grant(grant=grant, actor=request.user):
+    grant = selectors.grant_for_user(request.user, grant_id)
+    if selectors.hide_grant(grant=grant, actor=request.user):
         messages.success(request, "Removed from your list. Its history is kept.")
     else:
         messages.error(request, "Only revoked connections can be removed from the list.")

@@ -3,7 +3,7 @@
 Everything comes from one seeded random generator, so a seed always gives the same people,
 grants and events (ids included). Refresh tokens are real ciphertexts (``portal.crypto``,
 bound to each grant id) of fake token strings; revoked grants have none, as in production.
-Audit events are made by ``portal.demo_events``. Used by ``manage.py seed_demo_data``.
+Audit events are made by ``portal.demo.events``. Used by ``manage.py seed_demo_data``.
 """
 
 import random
@@ -20,9 +20,10 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.models import AuditEvent, User
-from portal import demo_events, zoho
-from portal.bulk_copy import Progress, copy_rows, reserve_ids
+from portal import zoho
 from portal.crypto import encrypt_token
+from portal.demo.bulk_copy import Progress, copy_rows, reserve_ids
+from portal.demo.events import insert_events
 from portal.models import ZohoGrant
 
 SPREAD_DAYS = 90
@@ -127,7 +128,7 @@ def seed_demo_data(
     summary.seconds["grants"] = time.perf_counter() - started
     started = time.perf_counter()
     staff = [user for user in users if user.is_staff]
-    summary.by_action = demo_events.insert_events(
+    summary.by_action = insert_events(
         rng, events, grants=made, users=users, staff=staff, now=now, progress=step
     )
     summary.events = sum(summary.by_action.values())

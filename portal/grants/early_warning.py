@@ -35,10 +35,10 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import alerts
+from portal.grants import owner_alerts
 from portal.models import ZohoGrant
 
-logger = logging.getLogger("portal.early_warning")
+logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Kind = ZohoGrant.Warning
 Action = AuditEvent.Action
@@ -141,7 +141,7 @@ def _raise(grant: ZohoGrant, facts: dict[str, Any]) -> None:
     detail = {"warning": grant.warning, "emailed": emailed, **facts}
     record_event(action=Action.WARNING_RAISED, grant=grant, detail=detail)
     if emailed:
-        alerts.tell_warning(grant=grant, facts=_facts_sentence(grant, facts))
+        owner_alerts.tell_warning(grant=grant, facts=_facts_sentence(grant, facts))
 
 
 def _facts_sentence(grant: ZohoGrant, facts: dict[str, Any]) -> str:

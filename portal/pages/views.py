@@ -11,9 +11,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.ratelimit import limit_requests
-from portal import connect, grants, health
+from portal import health
 from portal.csp import allow_zoho_form_targets
-from portal.forms import CallbackForm, ConnectForm
+from portal.grants import connect, selectors
+from portal.pages.forms import CallbackForm, ConnectForm
 
 
 @login_not_required
@@ -26,7 +27,7 @@ def connections(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/connections.html",
-        {"rows": grants.grant_rows_for_user(request.user), "connect_form": ConnectForm()},
+        {"rows": selectors.grant_rows_for_user(request.user), "connect_form": ConnectForm()},
     )
 
 

@@ -14,10 +14,10 @@ from accounts.audit import list_events, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
+from portal.grants.status import GrantRow, grant_row
 from portal.models import ZohoGrant
-from portal.status import GrantRow, grant_row
 
-logger = logging.getLogger("portal.grants")
+logger = logging.getLogger(__name__)
 
 
 def grants_for_user(user: object) -> QuerySet[ZohoGrant]:

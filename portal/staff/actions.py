@@ -17,10 +17,10 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal import alerts
+from portal.grants import owner_alerts
+from portal.grants.revocation import RevokeOutcome, revoke_grant
+from portal.grants.status import grant_row
 from portal.models import ZohoGrant
-from portal.revocation import RevokeOutcome, revoke_grant
-from portal.status import grant_row
 
 logger = logging.getLogger("portal.staff")
 
@@ -115,7 +115,7 @@ def revoke_grants_as_staff(
         if outcome in (StaffRevokeOutcome.REVOKED, StaffRevokeOutcome.PENDING):
             told.append(target.id)
     if told:
-        alerts.tell_owners_revoked_by_staff(grant_ids=told, reason=reason)
+        owner_alerts.tell_owners_revoked_by_staff(grant_ids=told, reason=reason)
     return results
 
 

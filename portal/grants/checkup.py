@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal import tokens, zoho
+from portal import zoho
+from portal.grants import tokens
+from portal.grants.status import error_words
 from portal.models import ZohoGrant
-from portal.status import error_words
 
 
 @dataclass(frozen=True)

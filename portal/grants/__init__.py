@@ -1,0 +1,1 @@
+"""The grant lifecycle: connect, tokens, revocation, checkup, status, warnings, owner alerts."""

@@ -1,0 +1,1 @@
+"""The owner's pages: connections, connect and callback, a grant's page and its actions."""

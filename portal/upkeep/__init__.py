@@ -1,0 +1,1 @@
+"""Background upkeep: the sweeps Procrastinate runs, and the report of how they run."""
