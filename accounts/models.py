@@ -1,7 +1,9 @@
 """Portal users: email is the login, unique regardless of case."""
 
+from importlib import import_module
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.postgres.search import SearchVector
 from django.contrib.sessions.base_session import AbstractBaseSession
@@ -176,9 +178,8 @@ class UserSession(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls) -> type:
-        from accounts.sessions import SessionStore
-
-        return SessionStore
+        # The configured engine (accounts.sessions), found by name: that module imports this one.
+        return import_module(settings.SESSION_ENGINE).SessionStore
 
     def __str__(self) -> str:
         return f"session of user {self.user_id}" if self.user_id else "anonymous session"
