@@ -58,8 +58,8 @@ class ServiceKeyAdmin(ReadOnlyAdmin):
     """Keys are created by ``create_service_key`` (shown once); the digest is never shown.
     Revoking goes through the service, which audits it."""
 
-    list_display = ("name", "prefix", "created_by", "created_at", "expires_at", "last_used_at")
-    list_display += ("revoked_at",)
+    list_display: tuple[str, ...] = ("name", "prefix", "created_by", "created_at", "expires_at")
+    list_display += ("last_used_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "=prefix")
     exclude = KEY_HIDDEN

@@ -116,6 +116,9 @@ class ZohoGrant(models.Model):
     def __repr__(self) -> str:
         return f"<ZohoGrant {self.pk} {self.data_centre} {self.status}>"
 
+    # The status as last loaded or saved (set by from_db and save; absent on a new instance).
+    _stored_status: str | None
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, stamping ``status_changed_at`` when the status differs from the stored one.
 
