@@ -40,7 +40,7 @@ class StatsReader:
         self.connection.close()
 
     def _one(self, query: str) -> tuple:
-        row = self.connection.execute(query).fetchone()  # type: ignore[arg-type]
+        row = self.connection.execute(query).fetchone()
         self.statements += 1
         assert row is not None
         return tuple(row)

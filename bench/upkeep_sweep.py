@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -254,9 +255,11 @@ def _process_groups(base: servers.Stack, processes: list[servers.Service]) -> di
     }
 
 
-def _wait_for(condition: object, what: str, timeout: timedelta = timedelta(seconds=60)) -> None:
+def _wait_for(
+    condition: Callable[[], bool], what: str, timeout: timedelta = timedelta(seconds=60)
+) -> None:
     deadline = time.monotonic() + timeout.total_seconds()
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.25)
