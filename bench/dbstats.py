@@ -9,6 +9,7 @@ transactions is the number of statements (an ``atomic`` block counts once).
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -39,7 +40,7 @@ class StatsReader:
     def close(self) -> None:
         self.connection.close()
 
-    def _one(self, query: str) -> tuple:
+    def _one(self, query: str) -> tuple[Any, ...]:
         row = self.connection.execute(query).fetchone()
         self.statements += 1
         assert row is not None

@@ -232,7 +232,9 @@ def _worker_environment(env: dict[str, str]) -> dict[str, str]:
     return worker
 
 
-def _process_groups(base: servers.Stack, processes: list[servers.Service]) -> dict:
+def _process_groups(
+    base: servers.Stack, processes: list[servers.Service]
+) -> dict[str, Callable[[], list[psutil.Process]]]:
     """CPU metered during a pass: the workers, the sandbox's server, each database's backends."""
     postmaster = psutil.Process(base.database.server.get_postmaster_info().pid)
 
