@@ -6,10 +6,12 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.postgres.search import SearchVector
+from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
+from django.http import HttpRequest
 from django.utils import timezone
 
 
@@ -39,12 +41,14 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person who signs in to the portal. Staff are users with ``is_staff``."""
 
+    # No username: Django documents removing the field this way, the stubs type it as always there.
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", max_length=254, unique=True)
     has_alert_emails = models.BooleanField(
         "email me when a connection needs reconnecting", default=True
     )
 
+    # Ours finds users by email; the stubs insist on contrib.auth's username-based UserManager.
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     USERNAME_FIELD = "email"
@@ -59,6 +63,13 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """For annotations only: a request whose user is signed in, as every view behind
+    ``LoginRequiredMiddleware`` (all but the ``login_not_required`` ones) receives it."""
+
+    user: User
 
 
 # The reason's words, as the reason index stores them and the audit filters search them.
@@ -177,9 +188,10 @@ class UserSession(AbstractBaseSession):
     user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     @classmethod
-    def get_session_store_class(cls) -> type:
+    def get_session_store_class(cls) -> type[SessionBase]:
         # The configured engine (accounts.sessions), found by name: that module imports this one.
-        return import_module(settings.SESSION_ENGINE).SessionStore
+        store: type[SessionBase] = import_module(settings.SESSION_ENGINE).SessionStore
+        return store
 
     def __str__(self) -> str:
         return f"session of user {self.user_id}" if self.user_id else "anonymous session"

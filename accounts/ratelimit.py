@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ def allow(key: str, *, limit: int, window: timedelta) -> bool:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, [key[:200], _window_start(now, window)])
-        hits = cursor.fetchone()[0]
+        hits: int = cursor.fetchone()[0]
     if random.random() < SWEEP_CHANCE:  # noqa: S311
         RateCounter.objects.filter(window_start__lt=now - timedelta(days=1)).delete()
     return hits <= limit
@@ -53,14 +54,14 @@ def too_many(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def limit_requests(
+def limit_requests[Response: HttpResponseBase](
     *rules: tuple[str, int, timedelta], methods: tuple[str, ...] = ("POST",)
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[Callable[..., Response]], Callable[..., Response | HttpResponse]]:
     """Decorate a view: each rule is (name, limit, window), counted per client IP."""
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response | HttpResponse]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Response | HttpResponse:
             if request.method in methods:
                 ip = client_ip(request)
                 for name, limit, window in rules:

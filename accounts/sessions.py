@@ -4,20 +4,28 @@ Selected by ``SESSION_ENGINE = "accounts.sessions"``. Ending every session of on
 (deactivation, SC-11) is then ``UserSession.objects.filter(user_id=...).delete()``.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 
+if TYPE_CHECKING:
+    from accounts.models import UserSession
 
-class SessionStore(DatabaseSessionStore):
+    # Generic over its model in django-stubs only; at run time the class takes no parameter.
+    _DatabaseSessionStore = DatabaseSessionStore[UserSession]
+else:
+    _DatabaseSessionStore = DatabaseSessionStore
+
+
+class SessionStore(_DatabaseSessionStore):
     @classmethod
-    def get_model_class(cls) -> Any:
+    def get_model_class(cls) -> type["UserSession"]:
         from accounts.models import UserSession
 
         return UserSession
 
-    def create_model_instance(self, data: dict[str, Any]) -> Any:
+    def create_model_instance(self, data: dict[str, Any]) -> "UserSession":
         session = super().create_model_instance(data)
         try:
             session.user_id = int(data[SESSION_KEY])

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.forms import ProfileForm, SignUpForm
+from accounts.models import AuthenticatedHttpRequest
 from accounts.profile import set_alert_emails
 
 
@@ -25,7 +26,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     data = request.POST if request.method == "POST" else None  # an unticked box posts nothing
     form = ProfileForm(data, initial={"has_alert_emails": user.has_alert_emails})

@@ -9,6 +9,7 @@ transactions is the number of statements (an ``atomic`` block counts once).
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -39,8 +40,8 @@ class StatsReader:
     def close(self) -> None:
         self.connection.close()
 
-    def _one(self, query: str) -> tuple:
-        row = self.connection.execute(query).fetchone()  # type: ignore[arg-type]
+    def _one(self, query: str) -> tuple[Any, ...]:
+        row = self.connection.execute(query).fetchone()
         self.statements += 1
         assert row is not None
         return tuple(row)

@@ -17,6 +17,9 @@ from tests.sandbox_control import SandboxControl
 if TYPE_CHECKING:
     from django.test import Client
 
+    from accounts.models import User
+    from sandbox import models as zs
+
 US_ZUID = "10000001"  # the grant with a fresh access token (the hot path)
 EU_ZUID = "20000001"  # the grant whose access token is expired (the refresh)
 
@@ -103,8 +106,8 @@ def create_bulk_grants(
 
 def _bulk_chunk(
     numbers: range,
-    owner: object,
-    client: object,
+    owner: "User",
+    client: "zs.Client",
     data_centres: list[str],
     alias: str,
     valid_for: timedelta,

@@ -5,12 +5,13 @@ import platform
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bench.load import wrk_version
 from bench.servers import THREADS, WORKERS
 
 if TYPE_CHECKING:
+    from bench.load import WrkResult
     from bench.profile import Profile
     from bench.token_api import ClassRun, HotPath
 
@@ -326,7 +327,7 @@ def _peaks(peaks: dict[int, int]) -> list[str]:
     return [f"{rss / 1024**2:.1f} MiB" for _, rss in sorted(peaks.items())]
 
 
-def _errors(result: Any) -> str:
+def _errors(result: "WrkResult") -> str:
     return f"{result.non_2xx_3xx}; {result.socket_errors}"
 
 

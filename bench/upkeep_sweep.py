@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -231,7 +232,9 @@ def _worker_environment(env: dict[str, str]) -> dict[str, str]:
     return worker
 
 
-def _process_groups(base: servers.Stack, processes: list[servers.Service]) -> dict:
+def _process_groups(
+    base: servers.Stack, processes: list[servers.Service]
+) -> dict[str, Callable[[], list[psutil.Process]]]:
     """CPU metered during a pass: the workers, the sandbox's server, each database's backends."""
     postmaster = psutil.Process(base.database.server.get_postmaster_info().pid)
 
@@ -254,9 +257,11 @@ def _process_groups(base: servers.Stack, processes: list[servers.Service]) -> di
     }
 
 
-def _wait_for(condition: object, what: str, timeout: timedelta = timedelta(seconds=60)) -> None:
+def _wait_for(
+    condition: Callable[[], bool], what: str, timeout: timedelta = timedelta(seconds=60)
+) -> None:
     deadline = time.monotonic() + timeout.total_seconds()
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.25)

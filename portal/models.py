@@ -1,6 +1,7 @@
 """Zoho grants (ciphertext only) and pending authorization requests."""
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,6 +117,9 @@ class ZohoGrant(models.Model):
     def __repr__(self) -> str:
         return f"<ZohoGrant {self.pk} {self.data_centre} {self.status}>"
 
+    # The status as last loaded or saved (set by from_db and save; absent on a new instance).
+    _stored_status: str | None
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, stamping ``status_changed_at`` when the status differs from the stored one.
 
@@ -133,7 +137,9 @@ class ZohoGrant(models.Model):
         self._stored_status = self.status
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> "ZohoGrant":
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> "ZohoGrant":
         grant = super().from_db(db, field_names, values, **kwargs)
         grant._stored_status = grant.__dict__.get("status")
         return grant

@@ -184,7 +184,7 @@ def clean_fault(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _number(
-    value: Any, kind: type, low: float | None, high: float | None, name: str, errors: dict
+    value: Any, kind: type, low: float | None, high: float | None, name: str, errors: dict[str, str]
 ) -> Any:
     if value in (None, ""):
         return None
@@ -199,7 +199,7 @@ def _number(
     return number
 
 
-def _param(value: Any, spec: Param, name: str, errors: dict) -> Any:
+def _param(value: Any, spec: Param, name: str, errors: dict[str, str]) -> Any:
     if value in (None, ""):
         if spec.default is REQUIRED:
             errors[name] = "required"

@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from sandbox.models import Fault
+from sandbox.records import SandboxRequest
 from sandbox.tokens import ACCESS_DENIED_BODY
 
 DRIP_LIMIT_SECONDS = 30.0
@@ -24,7 +25,7 @@ DESK_RATE_LIMIT = {
 }
 
 
-def blocking_response(request: HttpRequest, fault: Fault, *, desk: bool) -> HttpResponseBase:
+def blocking_response(request: SandboxRequest, fault: Fault, *, desk: bool) -> HttpResponseBase:
     """What a blocking fault answers instead of the endpoint."""
     params: dict[str, Any] = fault.params
     kind = fault.kind
@@ -57,14 +58,14 @@ def blocking_response(request: HttpRequest, fault: Fault, *, desk: bool) -> Http
     raise ValueError(f"{kind} is not a blocking fault")
 
 
-def drop_connection(request: HttpRequest) -> HttpResponseBase:
+def drop_connection(request: SandboxRequest) -> HttpResponseBase:
     """Close the client's connection without an answer.
 
     Works under Django's runserver / live server (the socket behind ``wsgi.input``) and under
     gunicorn (``gunicorn.socket``). Elsewhere (the test client, ASGI) the closest is an empty
     502, marked ``X-Sandbox-Fault: reset-unsupported``.
     """
-    sock = _client_socket(request.environ)
+    sock = _client_socket(request.META)  # under WSGI, META is the environ itself
     if sock is None:
         response = HttpResponse(status=502)
         response["X-Sandbox-Fault"] = "reset-unsupported"
@@ -74,7 +75,7 @@ def drop_connection(request: HttpRequest) -> HttpResponseBase:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
-    request.sandbox_dropped = True  # type: ignore[attr-defined]
+    request.sandbox_dropped = True
     return HttpResponse(status=204)  # written into a closed socket: the server shrugs
 
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from sandbox.models import RecordedRequest
+from sandbox.models import Fault, RecordedRequest
 
 _SAFE = re.compile(r"[^A-Za-z0-9_. -]+")
 FILTERS = ("dc", "endpoint", "zuid", "client_id", "since", "after", "limit")
@@ -29,6 +30,15 @@ class Draft:
     error_code: str = ""
     faults: list[str] = field(default_factory=list)
     arrived_at: datetime = field(default_factory=timezone.now)
+
+
+class SandboxRequest(HttpRequest):
+    """A request to a Zoho-facing endpoint, as ``zoho_endpoint`` hands it to the view: with its
+    record and what the faults decided (a type for annotations; Django builds the request)."""
+
+    sandbox: Draft
+    sandbox_drip: Fault | None  # set by a drip fault; read with getattr, absent otherwise
+    sandbox_dropped: bool  # set when a fault cut the connection; likewise
 
 
 def safe_text(value: object, limit: int) -> str:

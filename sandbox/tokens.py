@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -35,7 +36,7 @@ ACCESS_DENIED_BODY = {
 class OAuthFailure(Exception):
     """A Zoho OAuth error answered as HTTP 200 with ``{"error": code}`` (or ``body``)."""
 
-    def __init__(self, error: str, *, body: dict | None = None) -> None:
+    def __init__(self, error: str, *, body: dict[str, Any] | None = None) -> None:
         super().__init__(error)
         self.error = error
         self.body = body or {"error": error}

@@ -1,6 +1,7 @@
 """Zoho Desk API calls used to identify and test a connection."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx2
 from django.views.decorators.debug import sensitive_variables
@@ -29,7 +30,7 @@ class DeskAgent:
 @sensitive_variables("access_token")
 def _get(
     dc: DataCentre, endpoint: str, path: str, access_token: str, org_id: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     headers = {"Authorization": f"Zoho-oauthtoken {access_token}"}
     if org_id:
         headers["orgId"] = org_id

@@ -52,7 +52,7 @@ class ZohoUser:
 
 def client_secret(dc: DataCentre) -> str:
     """The client secret for ``dc``: its own when configured, else the shared one."""
-    secret = settings.ZOHO_DC_CLIENT_SECRETS.get(dc.code) or settings.ZOHO_CLIENT_SECRET
+    secret: str = settings.ZOHO_DC_CLIENT_SECRETS.get(dc.code) or settings.ZOHO_CLIENT_SECRET
     if not settings.ZOHO_CLIENT_ID or not secret:
         raise ZohoMisconfigured("client_not_configured")
     return secret

@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.csp import CSP
@@ -19,15 +19,15 @@ from sandbox.authorization import (
 )
 from sandbox.config import current_settings
 from sandbox.datacentres import accounts_server
-from sandbox.records import Draft
+from sandbox.records import SandboxRequest
 from sandbox.views.endpoint import faults_before, modifiers, zoho_endpoint
 
 
 @zoho_endpoint("auth", csrf_protected=True)
 @require_http_methods(["GET", "POST"])
-def auth(request: HttpRequest, dc: str) -> HttpResponseBase:
+def auth(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """GET shows the consent page; POST (Accept or Deny) redirects back to the client."""
-    draft: Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     draft.client_id = request.GET.get("client_id", "")
     zuid = request.POST.get("zuid", "") if request.method == "POST" else ""
     blocked = faults_before(request, zuid=zuid if zuid.isdigit() else None)
@@ -48,8 +48,8 @@ def auth(request: HttpRequest, dc: str) -> HttpResponseBase:
     return _decide(request, dc, auth_request)
 
 
-def _decide(request: HttpRequest, dc: str, auth_request: AuthRequest) -> HttpResponseBase:
-    draft: Draft = request.sandbox  # type: ignore[attr-defined]
+def _decide(request: SandboxRequest, dc: str, auth_request: AuthRequest) -> HttpResponseBase:
+    draft = request.sandbox
     redirect_uri, state = auth_request.redirect_uri, auth_request.state
     if request.POST.get("decision") != "approve":
         draft.error_code = "access_denied"
@@ -95,7 +95,7 @@ def _decide(request: HttpRequest, dc: str, auth_request: AuthRequest) -> HttpRes
 
 
 def _consent_page(
-    request: HttpRequest,
+    request: SandboxRequest,
     dc: str,
     auth_request: AuthRequest,
     *,
@@ -122,6 +122,8 @@ def _consent_page(
     parts = urlsplit(auth_request.redirect_uri)
     policy = dict(settings.SECURE_CSP)
     policy["form-action"] = [CSP.SELF, f"{parts.scheme}://{parts.netloc}"]
+    # What Django's csp_override decorator sets and its CSP middleware reads; private, so
+    # django-stubs leaves it out of HttpResponse.
     response._csp_config = policy  # type: ignore[attr-defined]
     return response
 
@@ -134,7 +136,7 @@ ERROR_TEXT = {
 
 
 def _error_page(
-    request: HttpRequest, dc: str, error: str, *, status: int, user_dc: str = ""
+    request: SandboxRequest, dc: str, error: str, *, status: int, user_dc: str = ""
 ) -> HttpResponseBase:
     message = ERROR_TEXT.get(error, error)
     if user_dc:

@@ -22,7 +22,7 @@ from sandbox.clients import (
 )
 from sandbox.datacentres import is_data_centre
 from sandbox.guard import sandbox_allowed
-from sandbox.models import Client
+from sandbox.models import Client, Fault
 from sandbox.seed import ensure_seeded
 
 View = Callable[..., HttpResponse]
@@ -88,9 +88,7 @@ def fault_list(request: HttpRequest, data: dict[str, Any]) -> HttpResponse:
         return JsonResponse(faults.fault_as_dict(fault), status=201)
     if request.method == "DELETE":
         return JsonResponse({"cleared": faults.clear_faults()})
-    return JsonResponse(
-        {"faults": [faults.fault_as_dict(f) for f in faults.Fault.objects.order_by("id")]}
-    )
+    return JsonResponse({"faults": [faults.fault_as_dict(f) for f in Fault.objects.order_by("id")]})
 
 
 @control_endpoint("POST")

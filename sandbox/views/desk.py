@@ -5,13 +5,13 @@ Authorization is ``Zoho-oauthtoken <token>`` only; errors carry ``errorCode`` an
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from sandbox.datacentres import desk_base
 from sandbox.models import AccessToken, DeskOrganization, ZohoAccount
-from sandbox.records import Draft
+from sandbox.records import SandboxRequest
 from sandbox.scopes import scope_allows_any
 from sandbox.tokens import access_row, valid_access_token
 from sandbox.views.endpoint import bearer_token, faults_before, zoho_endpoint
@@ -21,16 +21,16 @@ MYINFO_SCOPES = ("Desk.basic.READ", "Desk.settings.READ")  # either one is enoug
 
 
 def desk_error(
-    request: HttpRequest, code: str, message: str, status: int, **extra: Any
+    request: SandboxRequest, code: str, message: str, status: int, **extra: Any
 ) -> JsonResponse:
     """A Desk error body (``errorCode``, ``message``), noted in the request record."""
-    request.sandbox.error_code = code  # type: ignore[attr-defined]
+    request.sandbox.error_code = code
     return JsonResponse({"errorCode": code, "message": message, **extra}, status=status)
 
 
 @zoho_endpoint("desk_organizations")
 @require_GET
-def organizations(request: HttpRequest, dc: str) -> HttpResponseBase:
+def organizations(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """The organizations the token's user is an agent in (no ``orgId`` needed)."""
     access = _authorize(request, dc, ORGANIZATIONS_SCOPES)
     if isinstance(access, HttpResponseBase):
@@ -41,7 +41,7 @@ def organizations(request: HttpRequest, dc: str) -> HttpResponseBase:
 
 @zoho_endpoint("desk_myinfo")
 @require_GET
-def myinfo(request: HttpRequest, dc: str) -> HttpResponseBase:
+def myinfo(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """The agent behind the token in the organization named by the ``orgId`` header."""
     access = _authorize(request, dc, MYINFO_SCOPES)
     if isinstance(access, HttpResponseBase):
@@ -67,9 +67,9 @@ def myinfo(request: HttpRequest, dc: str) -> HttpResponseBase:
 
 
 def _authorize(
-    request: HttpRequest, dc: str, scopes: tuple[str, ...]
+    request: SandboxRequest, dc: str, scopes: tuple[str, ...]
 ) -> AccessToken | HttpResponseBase:
-    draft: Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     value = bearer_token(request, schemes=("zoho-oauthtoken",))
     known = access_row(value)
     if known is not None:
@@ -91,7 +91,7 @@ def _authorize(
     return access
 
 
-def _organization(request: HttpRequest, dc: str, org: DeskOrganization) -> dict[str, Any]:
+def _organization(request: SandboxRequest, dc: str, org: DeskOrganization) -> dict[str, Any]:
     return {
         "id": int(org.org_id),
         "companyName": org.company_name,

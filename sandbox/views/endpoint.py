@@ -19,6 +19,7 @@ from sandbox.datacentres import is_data_centre
 from sandbox.fault_responses import blocking_response, dripped
 from sandbox.guard import sandbox_allowed
 from sandbox.models import Fault
+from sandbox.records import SandboxRequest
 from sandbox.seed import ensure_seeded
 
 View = Callable[..., HttpResponseBase]
@@ -33,11 +34,13 @@ def zoho_endpoint(endpoint: str, *, csrf_protected: bool = False) -> Callable[[V
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, dc: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        def wrapped(
+            request: SandboxRequest, dc: str, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
             if not sandbox_allowed():
                 raise Http404("The sandbox is off.")
             draft = records.Draft(dc=dc, endpoint=endpoint, method=request.method or "")
-            request.sandbox = draft  # type: ignore[attr-defined]
+            request.sandbox = draft
             if not is_data_centre(dc):
                 records.save(draft, 404)
                 return JsonResponse({"error": "unknown data centre"}, status=404)
@@ -46,12 +49,12 @@ def zoho_endpoint(endpoint: str, *, csrf_protected: bool = False) -> Callable[[V
             try:
                 response = view(request, dc, *args, **kwargs)
             finally:
-                status = response.status_code if response is not None else 500
+                status: int | None = response.status_code if response is not None else 500
                 if getattr(request, "sandbox_dropped", False):
                     status = None
                 records.save(draft, status)
             drip: Fault | None = getattr(request, "sandbox_drip", None)
-            if drip is not None and not response.streaming:
+            if drip is not None and isinstance(response, HttpResponse):  # not streaming
                 response = dripped(
                     response,
                     interval=float(drip.params.get("interval", 1.0)),
@@ -65,18 +68,18 @@ def zoho_endpoint(endpoint: str, *, csrf_protected: bool = False) -> Callable[[V
     return decorator
 
 
-def faults_before(request: HttpRequest, *, zuid: str | None = None) -> HttpResponseBase | None:
+def faults_before(request: SandboxRequest, *, zuid: str | None = None) -> HttpResponseBase | None:
     """Apply the delay, drip and blocking faults matching this request.
 
     Returns the answer to send instead of the endpoint's, or None to go on normally.
     """
-    draft: records.Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     firing = faults.take_before(dc=draft.dc, endpoint=draft.endpoint, zuid=zuid)
     draft.faults.extend(firing.names)
     if firing.delay:
         time.sleep(firing.delay)
     if firing.drip is not None:
-        request.sandbox_drip = firing.drip  # type: ignore[attr-defined]
+        request.sandbox_drip = firing.drip
     if firing.block is None:
         return None
     kind = firing.block.kind
@@ -87,19 +90,19 @@ def faults_before(request: HttpRequest, *, zuid: str | None = None) -> HttpRespo
     return blocking_response(request, firing.block, desk=draft.endpoint.startswith("desk_"))
 
 
-def modifiers(request: HttpRequest, *, zuid: str | None) -> dict[str, Fault]:
+def modifiers(request: SandboxRequest, *, zuid: str | None) -> dict[str, Fault]:
     """Use up the modifying faults for this request (by kind) and note them in the record."""
-    draft: records.Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     taken = faults.take_modifiers(dc=draft.dc, endpoint=draft.endpoint, zuid=zuid)
     draft.faults.extend(taken)
     return taken
 
 
 @contextmanager
-def modifiers_applied(request: HttpRequest, *, zuid: str | None) -> Iterator[dict[str, Fault]]:
+def modifiers_applied(request: SandboxRequest, *, zuid: str | None) -> Iterator[dict[str, Fault]]:
     """The modifying faults for this request, handed back if the block raises (a refused
     request did not use them)."""
-    draft: records.Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     taken = faults.take_modifiers(dc=draft.dc, endpoint=draft.endpoint, zuid=zuid)
     try:
         yield taken

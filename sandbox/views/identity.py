@@ -1,11 +1,11 @@
 """``/sandbox/<dc>/accounts/oauth/user/info`` and ``.../oauth/serverinfo``."""
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from sandbox.datacentres import accounts_server, same_cluster
-from sandbox.records import Draft
+from sandbox.records import SandboxRequest
 from sandbox.scopes import scope_allows
 from sandbox.tokens import access_row, valid_access_token
 from sandbox.views.endpoint import bearer_token, faults_before, no_store, zoho_endpoint
@@ -15,9 +15,9 @@ PROFILE_SCOPE = "AaaServer.profile.READ"
 
 @zoho_endpoint("userinfo")
 @require_GET
-def user_info(request: HttpRequest, dc: str) -> HttpResponseBase:
+def user_info(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """Who granted the token (needs ``AaaServer.profile.READ``)."""
-    draft: Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     value = bearer_token(request, schemes=("zoho-oauthtoken", "bearer"))
     known = access_row(value)
     if known is not None:
@@ -49,7 +49,7 @@ def user_info(request: HttpRequest, dc: str) -> HttpResponseBase:
 
 @zoho_endpoint("serverinfo")
 @require_GET
-def server_info(request: HttpRequest, dc: str) -> HttpResponseBase:
+def server_info(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """The accounts servers of this cluster, keyed by location (shape from third-party code)."""
     blocked = faults_before(request)
     if blocked is not None:

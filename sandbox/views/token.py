@@ -5,7 +5,7 @@ Zoho answers OAuth errors with HTTP 200 and ``{"error": "<code>"}``; so does the
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_POST
 
@@ -14,7 +14,7 @@ from sandbox.codes import code_row, exchange_code
 from sandbox.config import current_settings
 from sandbox.datacentres import api_domain
 from sandbox.models import Client, Fault, SandboxSettings
-from sandbox.records import Draft
+from sandbox.records import Draft, SandboxRequest
 from sandbox.tokens import (
     Issued,
     OAuthFailure,
@@ -38,9 +38,9 @@ GRANT_TYPES = ("authorization_code", "refresh_token")
 
 @zoho_endpoint("token")
 @require_POST
-def token(request: HttpRequest, dc: str) -> HttpResponseBase:
+def token(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """Code exchange (``authorization_code``) and refresh (``refresh_token``)."""
-    draft: Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     params = oauth_params(request)
     grant_type = params.get("grant_type", "")
     client_id, secret = client_credentials(request, params)
@@ -86,7 +86,7 @@ def _identify(draft: Draft, grant_type: str, params: dict[str, str]) -> str | No
 
 
 def _exchange(
-    request: HttpRequest,
+    request: SandboxRequest,
     dc: str,
     client: Client,
     params: dict[str, str],
@@ -110,7 +110,7 @@ def _exchange(
 
 
 def _refresh(
-    request: HttpRequest,
+    request: SandboxRequest,
     dc: str,
     client: Client,
     params: dict[str, str],
@@ -129,14 +129,14 @@ def _refresh(
 
 
 def _token_body(
-    request: HttpRequest,
+    request: SandboxRequest,
     issued: Issued,
     changes: dict[str, Fault],
     config: SandboxSettings,
     *,
     with_scope: bool,
 ) -> dict[str, Any]:
-    draft: Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     draft.grant_id = issued.grant_id
     draft.zuid = issued.account.zuid
     body: dict[str, Any] = {"access_token": issued.access_token}
@@ -157,9 +157,9 @@ def _token_body(
 
 @zoho_endpoint("revoke")
 @require_POST
-def revoke(request: HttpRequest, dc: str) -> HttpResponseBase:
+def revoke(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """Revoke a refresh token (and its access tokens) or an access token: 400 when unknown."""
-    draft: Draft = request.sandbox  # type: ignore[attr-defined]
+    draft = request.sandbox
     params = oauth_params(request)
     draft.client_id = params.get("client_id", "")
     value = params.get("token", "")

@@ -1,5 +1,6 @@
 """Run the background health check by hand, synchronously, through the same code."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -51,7 +52,7 @@ class Command(BaseCommand):
             raise CommandError(f"Grant {grant_id} is neither active nor in trouble.") from None
         return summary
 
-    def _progress(self, total: int) -> Any:
+    def _progress(self, total: int) -> Callable[[str], None]:
         done = 0
 
         def step(outcome: str) -> None:

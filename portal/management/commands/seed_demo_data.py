@@ -2,6 +2,7 @@
 
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -69,7 +70,7 @@ class Command(BaseCommand):
         sys.stderr.flush()
 
     def _summary(self, summary: seed.SeedSummary, seconds: float) -> str:
-        def counts(counter: Any) -> str:
+        def counts(counter: Counter[str]) -> str:
             return ", ".join(f"{key} {n:,}" for key, n in counter.most_common())
 
         stages = ", ".join(f"{stage} {s:.1f} s" for stage, s in summary.seconds.items())
