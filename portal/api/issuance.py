@@ -12,7 +12,7 @@ from accounts.models import AuditEvent
 from portal.api.caller import Caller, GrantState
 from portal.api.problems import api_response, problem
 from portal.crypto import TokenDecryptError, decrypt_token
-from portal.grants import tokens
+from portal.grants import lifecycle, tokens
 from portal.models import ServiceKey, ZohoGrant
 
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -25,7 +25,7 @@ def access_token_response(
     """The JSON answer for ``POST /grants/{id}/access-token``."""
     if not grant.owner_is_active:
         return problem("user_inactive", 409)
-    if grant.status not in tokens.HANDS_OUT:
+    if grant.status not in lifecycle.HANDS_OUT:
         return problem(grant.status, 409)
     now = timezone.now()
     last = grant.last_refreshed_at

@@ -21,13 +21,12 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
-from portal.grants import early_warning
+from portal.grants import early_warning, lifecycle
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
-HANDS_OUT = (ZohoGrant.Status.ACTIVE, ZohoGrant.Status.TROUBLE)
 # The owner was deactivated by staff: no token until they are reactivated (the API's code).
 OWNER_INACTIVE = "user_inactive"
 Status = ZohoGrant.Status
@@ -84,7 +83,7 @@ def get_access_token(
             raise ZohoGrant.DoesNotExist
         if not grant.user.is_active:
             raise GrantInactive(OWNER_INACTIVE)
-        if grant.status in HANDS_OUT and grant.access_token_is_fresh(
+        if grant.status in lifecycle.HANDS_OUT and grant.access_token_is_fresh(
             at=timezone.now(), margin=min_valid
         ):
             return _issue(grant, refreshed=False)
@@ -117,7 +116,7 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
             )
             if not grant.user.is_active:
                 raise GrantInactive(OWNER_INACTIVE)
-            if grant.status not in HANDS_OUT:
+            if grant.status not in lifecycle.HANDS_OUT:
                 raise GrantInactive(grant.status)
             shared = force and grant.last_refreshed_at and grant.last_refreshed_at >= started
             fresh = grant.access_token_is_fresh(at=timezone.now(), margin=min_valid)
@@ -190,7 +189,8 @@ def _refresh(grant: ZohoGrant) -> GrantError | None:
     grant.access_token_encrypted = encrypt_token(fresh.access_token, context=str(grant.pk))
     grant.access_token_expires_at = fresh.expires_at
     grant.api_domain = fresh.api_domain or grant.api_domain
-    grant.status, grant.failure_count, grant.last_error = Status.ACTIVE, 0, ""
+    lifecycle.move(grant, to=Status.ACTIVE)
+    grant.failure_count, grant.last_error = 0, ""
     grant.last_refreshed_at, grant.retry_at = now, None
     grant.save()
     record_event(
@@ -207,7 +207,7 @@ def _mark_failed(grant: ZohoGrant, error: zoho.ZohoError) -> GrantError:
     first_of_kind = grant.last_error != error.code or grant.status == Status.ACTIVE
     grant.failure_count += 1
     grant.last_error = error.code
-    grant.status = Status.NEEDS_RECONNECT if dead else Status.TROUBLE
+    lifecycle.move(grant, to=Status.NEEDS_RECONNECT if dead else Status.TROUBLE)
     grant.retry_at = (
         None if dead else timezone.now() + _backoff(grant.failure_count, error.retry_after)
     )
@@ -229,7 +229,7 @@ def mark_rejected(*, grant_id: object, error: zoho.ZohoError) -> None:
     """Record that Zoho rejected a grant outside a refresh (e.g. Desk refused its token)."""
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
-        if grant.status in HANDS_OUT:
+        if grant.status in lifecycle.HANDS_OUT:
             _mark_failed(grant, zoho.ZohoRejected(error.code))
 
 

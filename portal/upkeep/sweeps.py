@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
-from portal.grants import early_warning, owner_alerts
+from portal.grants import early_warning, lifecycle, owner_alerts
 from portal.grants.checkup import CheckResult, probe_connection
 from portal.grants.revocation import RevokeOutcome, abandon_revocation, finish_revocation
 from portal.models import ZohoGrant
@@ -32,7 +32,6 @@ from portal.models import ZohoGrant
 logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
-CHECKED_STATUSES = (Status.ACTIVE, Status.TROUBLE)
 FIRST_RETRY = timedelta(minutes=5)
 REVOKE_FIRST_RETRY = timedelta(minutes=1)
 REVOKE_MAX_RETRY = timedelta(hours=6)
@@ -77,7 +76,7 @@ def due_for_check(*, now: datetime) -> QuerySet[ZohoGrant]:
     """
     inactive = User.objects.filter(is_active=False).values("pk")
     return (
-        ZohoGrant.objects.filter(status__in=CHECKED_STATUSES)
+        ZohoGrant.objects.filter(status__in=lifecycle.CHECKED)
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
         .exclude(user__in=inactive)
     )
@@ -102,7 +101,7 @@ class NotCheckable(Exception):
 def make_all_due() -> int:
     """Make every live grant due now (``check_grants --all``); returns how many."""
     now = timezone.now()
-    live = ZohoGrant.objects.filter(status__in=CHECKED_STATUSES)
+    live = ZohoGrant.objects.filter(status__in=lifecycle.CHECKED)
     return live.update(next_check_at=now)
 
 
@@ -166,7 +165,7 @@ def check_grant(*, grant_id: Any) -> str:
 
     Returns the outcome: ``healthy``, ``needs_reconnect`` or ``trouble``.
     """
-    if ZohoGrant.objects.get(pk=grant_id).status not in CHECKED_STATUSES:
+    if ZohoGrant.objects.get(pk=grant_id).status not in lifecycle.CHECKED:
         raise NotCheckable(grant_id)
     started = timezone.now()
     result = probe_connection(grant_id=grant_id)
@@ -194,7 +193,7 @@ def _record_check(grant_id: Any, result: CheckResult, started: datetime) -> str:
                 record_event(action=Action.RECOVERED, grant=grant, detail={"by": "health check"})
         else:
             grant.check_failure_count += 1
-            dead = grant.status not in CHECKED_STATUSES
+            dead = grant.status not in lifecycle.CHECKED
             outcome = "needs_reconnect" if grant.status == Status.NEEDS_RECONNECT else "trouble"
             grant.next_check_at = None if dead else now + _retry_delay(grant, now)
             record_event(
