@@ -23,32 +23,28 @@ def access_token_response(
     *, caller: Caller, grant: GrantState, min_valid: timedelta, force: bool
 ) -> JsonResponse:
     """The JSON answer for ``POST /grants/{id}/access-token``."""
-    if not grant.owner_is_active:
-        return problem("user_inactive", 409)
-    if grant.status not in tokens.HANDS_OUT:
-        return problem(grant.status, 409)
     now = timezone.now()
-    last = grant.last_refreshed_at
-    if force and last and now - last < tokens.FORCE_REFRESH_INTERVAL:
-        wait = tokens.FORCE_REFRESH_INTERVAL - (now - last)
-        return problem("refresh_too_soon", 429, retry_after=int(wait.total_seconds()) + 1)
+    forced = tokens.Force.ASKED if force else tokens.Force.NO
+    decision = tokens.decide(_snapshot(grant), now=now, min_valid=min_valid, force=forced)
+    if decision.verdict is tokens.Verdict.REFUSE:
+        return _refused(tokens.refusal(decision))
     expires, api_domain = grant.access_token_expires_at, grant.api_domain
     already_issued = grant.already_issued
     try:
-        if not force and expires and expires > now + min_valid and grant.access_token_encrypted:
-            token = decrypt_token(grant.access_token_encrypted, context=str(grant.id))
+        if decision.verdict is tokens.Verdict.HAND_OUT:
+            ciphertext = grant.access_token_encrypted
+            assert ciphertext is not None  # handed out only when a token is stored
+            token = decrypt_token(ciphertext, context=str(grant.id))
         else:
-            issued = tokens.get_access_token(
-                grant_id=grant.id, min_valid=min_valid, force_refresh=force
+            issued = tokens.refresh_access_token(
+                grant_id=grant.id, min_valid=min_valid, force=forced, asked_at=now
             )
             token, expires, api_domain = issued.access_token, issued.expires_at, issued.api_domain
             already_issued = False
     except TokenDecryptError:
         return problem("token_unreadable", 409)
-    except tokens.GrantInactive as error:
-        return problem(error.code, 409)
     except tokens.GrantError as error:
-        return problem(error.code, 503, retry_after=error.retry_after or 5)
+        return _refused(error)
     if not already_issued:
         _record_issuance(caller, grant, expires)
     _touch(caller, grant, now)
@@ -63,6 +59,25 @@ def access_token_response(
             "grant_status": "active",
         }
     )
+
+
+def _snapshot(grant: GrantState) -> tokens.GrantSnapshot:
+    return tokens.GrantSnapshot(
+        status=grant.status,
+        owner_is_active=grant.owner_is_active,
+        access_token_expires_at=grant.access_token_expires_at,
+        has_access_token=grant.access_token_encrypted is not None,
+        last_refreshed_at=grant.last_refreshed_at,
+    )
+
+
+def _refused(error: tokens.GrantError) -> JsonResponse:
+    """The throttle is 429, a grant that hands out nothing 409, anything else 503."""
+    if isinstance(error, tokens.RefreshTooSoon):
+        return problem(error.code, 429, retry_after=error.retry_after)
+    if isinstance(error, tokens.GrantInactive):
+        return problem(error.code, 409)
+    return problem(error.code, 503, retry_after=error.retry_after or 5)
 
 
 _INSERT = """

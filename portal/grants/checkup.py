@@ -43,7 +43,7 @@ def _check(grant_id: object) -> CheckResult:
     grant = ZohoGrant.objects.only("pk", "data_centre").get(pk=grant_id)
     dc = zoho.data_centre(grant.data_centre)
     for attempt in (1, 2):
-        issued = tokens.get_access_token(grant_id=grant_id, force_refresh=attempt == 2)
+        issued = tokens.get_access_token(grant_id=grant_id, token_rejected=attempt == 2)
         try:
             orgs = zoho.organizations(dc=dc, access_token=issued.access_token)
             agent = (

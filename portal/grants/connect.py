@@ -19,7 +19,7 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import encrypt_token
-from portal.grants import early_warning, oauth_state
+from portal.grants import early_warning, lifecycle, oauth_state
 from portal.grants.selectors import revoke_superseded_token
 from portal.models import ZohoGrant
 
@@ -205,7 +205,7 @@ def _fill(
     grant.display_name = who.display_name
     grant.organizations = [{"id": org.id, "name": org.name} for org in orgs]
     grant.scope = tokens.scope or ",".join(settings.ZOHO_SCOPES)
-    grant.status = ZohoGrant.Status.ACTIVE
+    lifecycle.move(grant, to=ZohoGrant.Status.ACTIVE)
     grant.refresh_token_encrypted = encrypt_token(tokens.refresh_token or "", context=str(grant.pk))
     grant.access_token_encrypted = encrypt_token(tokens.access_token, context=str(grant.pk))
     grant.access_token_expires_at = tokens.expires_at

@@ -35,16 +35,13 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal.grants import owner_alerts
+from portal.grants import lifecycle, owner_alerts
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Kind = ZohoGrant.Warning
 Action = AuditEvent.Action
-USABLE = (Status.ACTIVE, Status.TROUBLE)
-# Refresh tokens still alive at Zoho: Needs-reconnect ones were rejected by Zoho, revoked gone.
-HELD = (Status.ACTIVE, Status.TROUBLE, Status.REVOKING)
 ZOHO_TOKEN_CAP = 20
 
 
@@ -60,7 +57,7 @@ def transient_failures(*, grant_id: Any, now: datetime) -> int:
 def tokens_held(*, data_centre: str, zoho_user_id: str) -> int:
     """Refresh tokens the portal minted for this Zoho user that may still count at Zoho."""
     same_user = ZohoGrant.objects.filter(data_centre=data_centre, zoho_user_id=zoho_user_id)
-    live = same_user.filter(status__in=HELD).count()
+    live = same_user.filter(status__in=lifecycle.HELD_AT_ZOHO).count()
     unrevoked = AuditEvent.objects.filter(
         action=Action.SUPERSEDED_TOKEN_REVOKE_FAILED, grant_id__in=same_user.values("pk")
     ).count()
@@ -87,7 +84,9 @@ def evaluate_token_cap(*, data_centre: str, zoho_user_id: str, healthy_id: Any =
     proved itself (the one connected).
     """
     same_user = ZohoGrant.objects.filter(data_centre=data_centre, zoho_user_id=zoho_user_id)
-    ids = same_user.filter(Q(status__in=USABLE) | ~Q(warning="")).values_list("pk", flat=True)
+    ids = same_user.filter(Q(status__in=lifecycle.MAY_WARN) | ~Q(warning="")).values_list(
+        "pk", flat=True
+    )
     for grant_id in list(ids):
         note_outcome(grant_id=grant_id, healthy=True if grant_id == healthy_id else None)
 
@@ -119,7 +118,7 @@ def evaluate_warning(*, grant_id: Any, healthy: bool | None = None) -> str:
 
 
 def _wanted(grant: ZohoGrant, healthy: bool | None, now: datetime) -> tuple[str, dict[str, Any]]:
-    if grant.status not in USABLE:
+    if grant.status not in lifecycle.MAY_WARN:
         return Kind.NONE, {}
     held = tokens_held(data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id)
     threshold = int(settings.UPKEEP_WARNING_TOKEN_COUNT)
@@ -153,7 +152,9 @@ def _facts_sentence(grant: ZohoGrant, facts: dict[str, Any]) -> str:
         )
     oldest = (
         ZohoGrant.objects.filter(
-            data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id, status__in=HELD
+            data_centre=grant.data_centre,
+            zoho_user_id=grant.zoho_user_id,
+            status__in=lifecycle.HELD_AT_ZOHO,
         )
         .order_by("connected_at", "created_at")
         .values_list("pk", flat=True)

@@ -6,6 +6,7 @@ is stopped part-way can simply be started again.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from django.db import transaction
 from django.db.models import Q
@@ -16,11 +17,26 @@ from portal.models import ZohoGrant
 TOKEN_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 
 
+class RotationOutcome(StrEnum):
+    ROTATED = "rotated"
+    CURRENT = "current"  # already under the newest key, or nothing to rotate
+    UNREADABLE = "unreadable"  # no configured key decrypts it
+
+
 @dataclass
 class RotationReport:
     rotated: int = 0
     current: int = 0
     unreadable: int = 0
+
+    def add(self, outcome: RotationOutcome) -> None:
+        match outcome:
+            case RotationOutcome.ROTATED:
+                self.rotated += 1
+            case RotationOutcome.CURRENT:
+                self.current += 1
+            case RotationOutcome.UNREADABLE:
+                self.unreadable += 1
 
 
 def rotate_grant_tokens() -> RotationReport:
@@ -32,11 +48,11 @@ def rotate_grant_tokens() -> RotationReport:
         with transaction.atomic():
             grant = ZohoGrant.objects.select_for_update().only("pk", *TOKEN_FIELDS).get(pk=grant_id)
             outcome = _rotate_row(grant)
-        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.add(outcome)
     return report
 
 
-def _rotate_row(grant: ZohoGrant) -> str:
+def _rotate_row(grant: ZohoGrant) -> RotationOutcome:
     changed = []
     for field in TOKEN_FIELDS:
         blob = getattr(grant, field)
@@ -45,9 +61,9 @@ def _rotate_row(grant: ZohoGrant) -> str:
         try:
             setattr(grant, field, crypto.rotate(blob))
         except crypto.TokenDecryptError:
-            return "unreadable"
+            return RotationOutcome.UNREADABLE
         changed.append(field)
     if not changed:
-        return "current"
+        return RotationOutcome.CURRENT
     grant.save(update_fields=changed)
-    return "rotated"
+    return RotationOutcome.ROTATED

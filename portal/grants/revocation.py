@@ -20,7 +20,7 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
-from portal.grants import early_warning
+from portal.grants import early_warning, lifecycle
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def revoke_grant(
         if grant.status == Status.REVOKED:
             return RevokeOutcome.REVOKED
         if grant.status != Status.REVOKING:
-            grant.status = Status.REVOKING
+            lifecycle.move(grant, to=Status.REVOKING)
             grant.revoked_by_repr = (revoked_by or str(actor or "Desk Connect"))[:254]
             grant.save(update_fields=["status", "revoked_by_repr", "updated_at"])
             record_event(
@@ -119,7 +119,7 @@ def _token_count_changed(grant: ZohoGrant) -> None:
 
 
 def _wipe(grant: ZohoGrant) -> None:
-    grant.status = Status.REVOKED
+    lifecycle.move(grant, to=Status.REVOKED)
     grant.refresh_token_encrypted = None
     grant.access_token_encrypted = None
     grant.access_token_expires_at = None

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from django.conf import settings
 
+from portal.grants import lifecycle
 from portal.models import ZohoGrant
 
 Status = ZohoGrant.Status
@@ -158,7 +159,7 @@ def _warning(grant: ZohoGrant, live: bool) -> dict[str, str]:
 
 def grant_row(grant: ZohoGrant, *, now: datetime) -> GrantRow:
     key, detail = _status(grant, now)
-    live = key in ("active", "idle", "trouble")
+    live = grant.status in lifecycle.HANDS_OUT
     orgs = ", ".join(org.get("name") or org.get("id", "") for org in grant.organizations)
     return GrantRow(
         id=grant.pk,

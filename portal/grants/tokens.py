@@ -1,5 +1,7 @@
 """The one token service: a fresh access token for a grant, refreshing at most once at a time.
 
+Whether to hand out the stored token, refresh it or refuse is decided by :func:`decide`
+alone, a pure function the API's hot path calls too.
 Hot path: one indexed read and a decrypt. Slow path: lock the grant row, re-read it, and
 refresh only if it is still not fresh enough, so however many callers (threads, processes,
 machines) ask at once, one refresh reaches Zoho and everyone shares its result. The lock is
@@ -11,6 +13,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -21,15 +24,18 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
-from portal.grants import early_warning
+from portal.grants import early_warning, lifecycle
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
-HANDS_OUT = (ZohoGrant.Status.ACTIVE, ZohoGrant.Status.TROUBLE)
+# Zoho allows 10 access tokens per refresh token per 10 minutes; a minute between forced
+# refreshes keeps a button or an eager caller from spending that allowance.
+FORCE_REFRESH_INTERVAL = timedelta(seconds=60)
 # The owner was deactivated by staff: no token until they are reactivated (the API's code).
 OWNER_INACTIVE = "user_inactive"
+REFRESH_TOO_SOON = "refresh_too_soon"
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
 
@@ -61,6 +67,12 @@ class GrantBusy(GrantError):
     code = "busy"
 
 
+class RefreshTooSoon(GrantError):
+    """A forced refresh within ``FORCE_REFRESH_INTERVAL`` of the last one; see ``retry_after``."""
+
+    code = REFRESH_TOO_SOON
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     access_token: str = field(repr=False)
@@ -69,29 +81,140 @@ class IssuedToken:
     refreshed: bool
 
 
-def get_access_token(
-    *, grant_id: object, min_valid: timedelta = REFRESH_MARGIN, force_refresh: bool = False
-) -> IssuedToken:
-    """A token valid for at least ``min_valid``; refreshes (once) only when needed."""
-    if not force_refresh:
-        grant = (
-            ZohoGrant.objects.filter(pk=grant_id)
-            .select_related("user")
-            .only(*_HOT_FIELDS, "user__is_active")
-            .first()
+# -- the decision: hand out, refresh or refuse -------------------------------------------
+
+
+class Force(StrEnum):
+    """Why a caller wants a new token even though the stored one may still be valid."""
+
+    NO = "no"
+    ASKED = "asked"  # a person or a backend asked: at most once per FORCE_REFRESH_INTERVAL
+    REJECTED = "rejected"  # Zoho refused the stored token: replace it whatever the interval
+
+
+class Verdict(StrEnum):
+    HAND_OUT = "hand_out"  # the stored access token
+    REFRESH = "refresh"  # under the grant's row lock, where the decision is taken again
+    REFUSE = "refuse"  # with a stable code (and, for the throttle, a retry-after)
+
+
+@dataclass(frozen=True)
+class GrantSnapshot:
+    """What the decision needs of a grant, read by whichever query the caller already ran."""
+
+    status: str
+    owner_is_active: bool
+    access_token_expires_at: datetime | None
+    has_access_token: bool
+    last_refreshed_at: datetime | None
+
+    @classmethod
+    def of(cls, grant: ZohoGrant) -> "GrantSnapshot":
+        return cls(
+            status=grant.status,
+            owner_is_active=grant.user.is_active,
+            access_token_expires_at=grant.access_token_expires_at,
+            has_access_token=grant.access_token_encrypted is not None,
+            last_refreshed_at=grant.last_refreshed_at,
         )
-        if grant is None:
-            raise ZohoGrant.DoesNotExist
-        if not grant.user.is_active:
-            raise GrantInactive(OWNER_INACTIVE)
-        if grant.status in HANDS_OUT and grant.access_token_is_fresh(
-            at=timezone.now(), margin=min_valid
-        ):
-            return _issue(grant, refreshed=False)
-    return _refresh_locked(grant_id=grant_id, min_valid=min_valid, force=force_refresh)
 
 
-_HOT_FIELDS = ("id", "status", "access_token_encrypted", "access_token_expires_at", "api_domain")
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    code: str = ""
+    retry_after: int | None = None
+
+
+HAND_OUT = Decision(Verdict.HAND_OUT)
+REFRESH = Decision(Verdict.REFRESH)
+
+
+def decide(
+    grant: GrantSnapshot,
+    *,
+    now: datetime,
+    min_valid: timedelta,
+    force: Force = Force.NO,
+    asked_at: datetime | None = None,
+) -> Decision:
+    """Hand out the stored token, refresh it, or refuse: the one rule, for every caller.
+
+    Pure (no database, no clock): the API's hot path decides on its own query's row, the
+    token service on its hot read and again on the locked row. ``asked_at`` is when the
+    caller asked; a forced refresh that committed after it, while this caller waited for the
+    lock, is shared instead of repeated.
+    """
+    if not grant.owner_is_active:
+        return Decision(Verdict.REFUSE, OWNER_INACTIVE)
+    if grant.status not in lifecycle.HANDS_OUT:
+        return Decision(Verdict.REFUSE, str(grant.status))
+    if force is Force.NO:
+        return HAND_OUT if _valid_for(grant, now=now, margin=min_valid) else REFRESH
+    last = grant.last_refreshed_at
+    if last and asked_at and last >= asked_at and _valid_for(grant, now=now, margin=timedelta(0)):
+        return HAND_OUT
+    if force is Force.ASKED and last and now - last < FORCE_REFRESH_INTERVAL:
+        wait = FORCE_REFRESH_INTERVAL - (now - last)
+        return Decision(Verdict.REFUSE, REFRESH_TOO_SOON, int(wait.total_seconds()) + 1)
+    return REFRESH
+
+
+def _valid_for(grant: GrantSnapshot, *, now: datetime, margin: timedelta) -> bool:
+    expires = grant.access_token_expires_at
+    return grant.has_access_token and expires is not None and expires > now + margin
+
+
+def refusal(decision: Decision) -> GrantError:
+    """The exception for a refusing :class:`Decision`."""
+    if decision.code == REFRESH_TOO_SOON:
+        return RefreshTooSoon(retry_after=decision.retry_after)
+    return GrantInactive(decision.code)
+
+
+# -- handing out and refreshing ----------------------------------------------------------
+
+
+def get_access_token(
+    *,
+    grant_id: object,
+    min_valid: timedelta = REFRESH_MARGIN,
+    force_refresh: bool = False,
+    token_rejected: bool = False,
+) -> IssuedToken:
+    """A token valid for at least ``min_valid``; refreshes (once) only when needed.
+
+    ``force_refresh`` asks for a new token (refused with :class:`RefreshTooSoon` within a
+    minute of the last refresh); ``token_rejected`` says Zoho refused the stored one.
+    """
+    asked_at = timezone.now()
+    force = Force.REJECTED if token_rejected else Force.ASKED if force_refresh else Force.NO
+    grant = (
+        ZohoGrant.objects.filter(pk=grant_id)
+        .select_related("user")
+        .only(*_HOT_FIELDS, "user__is_active")
+        .first()
+    )
+    if grant is None:
+        raise ZohoGrant.DoesNotExist
+    decision = decide(GrantSnapshot.of(grant), now=asked_at, min_valid=min_valid, force=force)
+    if decision.verdict is Verdict.REFUSE:
+        raise refusal(decision)
+    if decision.verdict is Verdict.HAND_OUT:
+        return _issue(grant, refreshed=False)
+    return refresh_access_token(
+        grant_id=grant_id, min_valid=min_valid, force=force, asked_at=asked_at
+    )
+
+
+_HOT_FIELDS = (
+    "id",
+    "status",
+    "access_token_encrypted",
+    "access_token_expires_at",
+    "api_domain",
+    "last_refreshed_at",
+)
 
 
 @sensitive_variables("token")
@@ -104,8 +227,14 @@ def _issue(grant: ZohoGrant, *, refreshed: bool) -> IssuedToken:
     return IssuedToken(token, grant.access_token_expires_at, grant.api_domain, refreshed)
 
 
-def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> IssuedToken:
-    started = timezone.now()
+def refresh_access_token(
+    *, grant_id: object, min_valid: timedelta, force: Force, asked_at: datetime
+) -> IssuedToken:
+    """The slow path: lock the row, decide again on what it holds now, refresh if still due.
+
+    Whoever waited for the lock usually finds the token another caller just refreshed.
+    """
+    backing_off: GrantError | None = None
     failure: GrantError | None = None
     try:
         with transaction.atomic():
@@ -115,13 +244,16 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
                 .select_related("user")
                 .get(pk=grant_id)
             )
-            if not grant.user.is_active:
-                raise GrantInactive(OWNER_INACTIVE)
-            if grant.status not in HANDS_OUT:
-                raise GrantInactive(grant.status)
-            shared = force and grant.last_refreshed_at and grant.last_refreshed_at >= started
-            fresh = grant.access_token_is_fresh(at=timezone.now(), margin=min_valid)
-            if (fresh and not force) or shared:
+            decision = decide(
+                GrantSnapshot.of(grant),
+                now=timezone.now(),
+                min_valid=min_valid,
+                force=force,
+                asked_at=asked_at,
+            )
+            if decision.verdict is Verdict.REFUSE:
+                raise refusal(decision)
+            if decision.verdict is Verdict.HAND_OUT:
                 return _issue(grant, refreshed=False)
             backing_off = _backing_off(grant)
             failure = backing_off or _refresh(grant)
@@ -136,7 +268,12 @@ def _refresh_locked(*, grant_id: object, min_valid: timedelta, force: bool) -> I
         if grant.warning:  # a success may clear an early warning
             early_warning.note_outcome(grant_id=grant.pk, healthy=True)
         return issued
-    if backing_off is None:  # Zoho was asked and failed: a sign for the early warning
+    return _after_failure(grant, failure, asked_zoho=backing_off is None)
+
+
+def _after_failure(grant: ZohoGrant, failure: GrantError, *, asked_zoho: bool) -> IssuedToken:
+    """Note the failure for the early warning; a transient one still hands out a valid token."""
+    if asked_zoho:  # Zoho was asked and failed: a sign for the early warning
         early_warning.note_outcome(grant_id=grant.pk, healthy=False)
     if isinstance(failure, GrantUnavailable) and grant.access_token_is_fresh(
         at=timezone.now(), margin=timedelta(0)
@@ -190,7 +327,8 @@ def _refresh(grant: ZohoGrant) -> GrantError | None:
     grant.access_token_encrypted = encrypt_token(fresh.access_token, context=str(grant.pk))
     grant.access_token_expires_at = fresh.expires_at
     grant.api_domain = fresh.api_domain or grant.api_domain
-    grant.status, grant.failure_count, grant.last_error = Status.ACTIVE, 0, ""
+    lifecycle.move(grant, to=Status.ACTIVE)
+    grant.failure_count, grant.last_error = 0, ""
     grant.last_refreshed_at, grant.retry_at = now, None
     grant.save()
     record_event(
@@ -207,7 +345,7 @@ def _mark_failed(grant: ZohoGrant, error: zoho.ZohoError) -> GrantError:
     first_of_kind = grant.last_error != error.code or grant.status == Status.ACTIVE
     grant.failure_count += 1
     grant.last_error = error.code
-    grant.status = Status.NEEDS_RECONNECT if dead else Status.TROUBLE
+    lifecycle.move(grant, to=Status.NEEDS_RECONNECT if dead else Status.TROUBLE)
     grant.retry_at = (
         None if dead else timezone.now() + _backoff(grant.failure_count, error.retry_after)
     )
@@ -229,25 +367,12 @@ def mark_rejected(*, grant_id: object, error: zoho.ZohoError) -> None:
     """Record that Zoho rejected a grant outside a refresh (e.g. Desk refused its token)."""
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
-        if grant.status in HANDS_OUT:
+        if grant.status in lifecycle.HANDS_OUT:
             _mark_failed(grant, zoho.ZohoRejected(error.code))
 
 
-FORCE_REFRESH_INTERVAL = timedelta(seconds=60)
-
-
 def force_refresh(*, grant_id: object) -> IssuedToken:
-    """Refresh now (single-flight), unless the grant was refreshed within the last minute.
-
-    Zoho allows 10 access tokens per refresh token per 10 minutes; a minute between forced
-    refreshes keeps a button or an eager caller from spending that allowance.
-    """
-    grant = ZohoGrant.objects.filter(pk=grant_id).only("pk", "last_refreshed_at").first()
-    if grant is None:
-        raise ZohoGrant.DoesNotExist
-    last = grant.last_refreshed_at
-    if last and timezone.now() - last < FORCE_REFRESH_INTERVAL:
-        return get_access_token(grant_id=grant_id, min_valid=timedelta(0))
+    """Refresh now (single-flight); :class:`RefreshTooSoon` within a minute of the last one."""
     return get_access_token(grant_id=grant_id, force_refresh=True)
 
 

@@ -38,6 +38,13 @@ def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     try:
         issued = tokens.force_refresh(grant_id=grant.pk)
+    except tokens.RefreshTooSoon as error:
+        wait = error.retry_after or 1
+        messages.info(
+            request,
+            f"Already refreshed moments ago: the current token is fine. You can refresh again "
+            f"in {wait} second{'s' if wait != 1 else ''}.",
+        )
     except tokens.GrantError as error:
         messages.error(request, tokens.error_message(error))
     else:

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
-from portal.grants import early_warning, owner_alerts
+from portal.grants import early_warning, lifecycle, owner_alerts
 from portal.grants.checkup import CheckResult, probe_connection
 from portal.grants.revocation import RevokeOutcome, abandon_revocation, finish_revocation
 from portal.models import ZohoGrant
@@ -32,13 +33,18 @@ from portal.models import ZohoGrant
 logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
-CHECKED_STATUSES = (Status.ACTIVE, Status.TROUBLE)
 FIRST_RETRY = timedelta(minutes=5)
 REVOKE_FIRST_RETRY = timedelta(minutes=1)
 REVOKE_MAX_RETRY = timedelta(hours=6)
 PURGE_BATCH = 100
 SLOT_POLL_SECONDS = 0.1
 SLOT_WAIT = timedelta(minutes=1)
+
+
+class CheckOutcome(StrEnum):
+    HEALTHY = "healthy"
+    NEEDS_RECONNECT = "needs_reconnect"
+    TROUBLE = "trouble"
 
 
 @dataclass
@@ -48,9 +54,15 @@ class CheckSummary:
     needs_reconnect: int = 0
     trouble: int = 0
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: CheckOutcome) -> None:
         self.checked += 1
-        setattr(self, outcome, getattr(self, outcome) + 1)
+        match outcome:
+            case CheckOutcome.HEALTHY:
+                self.healthy += 1
+            case CheckOutcome.NEEDS_RECONNECT:
+                self.needs_reconnect += 1
+            case CheckOutcome.TROUBLE:
+                self.trouble += 1
 
 
 def _jittered(period: timedelta, spread: float) -> timedelta:
@@ -77,7 +89,7 @@ def due_for_check(*, now: datetime) -> QuerySet[ZohoGrant]:
     """
     inactive = User.objects.filter(is_active=False).values("pk")
     return (
-        ZohoGrant.objects.filter(status__in=CHECKED_STATUSES)
+        ZohoGrant.objects.filter(status__in=lifecycle.CHECKED)
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
         .exclude(user__in=inactive)
     )
@@ -102,12 +114,12 @@ class NotCheckable(Exception):
 def make_all_due() -> int:
     """Make every live grant due now (``check_grants --all``); returns how many."""
     now = timezone.now()
-    live = ZohoGrant.objects.filter(status__in=CHECKED_STATUSES)
+    live = ZohoGrant.objects.filter(status__in=lifecycle.CHECKED)
     return live.update(next_check_at=now)
 
 
 def check_due_grants(
-    *, batch_size: int | None = None, on_checked: Callable[[str], None] | None = None
+    *, batch_size: int | None = None, on_checked: Callable[[CheckOutcome], None] | None = None
 ) -> CheckSummary:
     """Check every due grant, a claimed batch at a time."""
     summary = CheckSummary()
@@ -129,7 +141,7 @@ def check_due_grants(
                 on_checked(outcome)
 
 
-def _check_within_dc_limit(grant_id: Any) -> str | None:
+def _check_within_dc_limit(grant_id: Any) -> CheckOutcome | None:
     """Check a claimed grant once one of its data centre's slots is free.
 
     Slots are PostgreSQL session advisory locks (``UPKEEP_CONCURRENCY_PER_DC`` per data
@@ -161,18 +173,18 @@ def _take_slot(key: int) -> int | None:
     return None
 
 
-def check_grant(*, grant_id: Any) -> str:
+def check_grant(*, grant_id: Any) -> CheckOutcome:
     """One health check through the token service and Desk; records and schedules the next.
 
-    Returns the outcome: ``healthy``, ``needs_reconnect`` or ``trouble``.
+    Returns the outcome (:class:`CheckOutcome`).
     """
-    if ZohoGrant.objects.get(pk=grant_id).status not in CHECKED_STATUSES:
+    if ZohoGrant.objects.get(pk=grant_id).status not in lifecycle.CHECKED:
         raise NotCheckable(grant_id)
     started = timezone.now()
     result = probe_connection(grant_id=grant_id)
     outcome = _record_check(grant_id, result, started)
-    early_warning.note_outcome(grant_id=grant_id, healthy=outcome == "healthy")
-    if outcome == "needs_reconnect":
+    early_warning.note_outcome(grant_id=grant_id, healthy=outcome is CheckOutcome.HEALTHY)
+    if outcome is CheckOutcome.NEEDS_RECONNECT:
         try:
             owner_alerts.alert_owner(grant_id=grant_id)
         except OSError:  # mail server trouble: the alert stays due for the alert sweep
@@ -180,7 +192,7 @@ def check_grant(*, grant_id: Any) -> str:
     return outcome
 
 
-def _record_check(grant_id: Any, result: CheckResult, started: datetime) -> str:
+def _record_check(grant_id: Any, result: CheckResult, started: datetime) -> CheckOutcome:
     now = timezone.now()
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
@@ -188,14 +200,18 @@ def _record_check(grant_id: Any, result: CheckResult, started: datetime) -> str:
             recovered = grant.check_failure_count > 0
             grant.check_failure_count = 0
             grant.next_check_at = now + _jittered(_check_interval(), 0.1)
-            outcome = "healthy"
+            outcome = CheckOutcome.HEALTHY
             record_event(action=Action.CHECKED, grant=grant, detail={"recovered": recovered})
             if recovered:
                 record_event(action=Action.RECOVERED, grant=grant, detail={"by": "health check"})
         else:
             grant.check_failure_count += 1
-            dead = grant.status not in CHECKED_STATUSES
-            outcome = "needs_reconnect" if grant.status == Status.NEEDS_RECONNECT else "trouble"
+            dead = grant.status not in lifecycle.CHECKED
+            outcome = (
+                CheckOutcome.NEEDS_RECONNECT
+                if grant.status == Status.NEEDS_RECONNECT
+                else CheckOutcome.TROUBLE
+            )
             grant.next_check_at = None if dead else now + _retry_delay(grant, now)
             record_event(
                 action=Action.CHECK_FAILED,

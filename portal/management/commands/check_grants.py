@@ -55,7 +55,7 @@ class Command(BaseCommand):
     def _progress(self, total: int) -> Callable[[str], None]:
         done = 0
 
-        def step(outcome: str) -> None:
+        def step(outcome: sweeps.CheckOutcome) -> None:
             nonlocal done
             done += 1
             filled = BAR_WIDTH * min(done, total) // max(total, 1)
