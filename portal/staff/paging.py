@@ -15,10 +15,12 @@ def query_link(params: QueryDict | Mapping[str, str], **changes: object) -> str:
 
     A parameter already present keeps its place; a new one comes last.
     """
-    query = params.copy() if isinstance(params, QueryDict) else QueryDict(mutable=True)
-    if not isinstance(params, QueryDict):
-        for name, value in params.items():
-            query[name] = value
+    if isinstance(params, QueryDict):
+        query = params.copy()
+    else:
+        query = QueryDict(mutable=True)
+        for name, text in params.items():
+            query[name] = text
     for name, value in changes.items():
         if value is None:
             query.pop(name, None)
