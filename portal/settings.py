@@ -132,7 +132,7 @@ UPKEEP_WARNING_FAILURES = env.int("UPKEEP_WARNING_FAILURES", default=3)
 UPKEEP_WARNING_WINDOW_HOURS = env.float("UPKEEP_WARNING_WINDOW_HOURS", default=24.0)
 UPKEEP_WARNING_TOKEN_COUNT = env.int("UPKEEP_WARNING_TOKEN_COUNT", default=15)
 
-PROCRASTINATE_ON_APP_READY = "portal.tasks.schedule_periodic_tasks"
+PROCRASTINATE_ON_APP_READY = "portal.upkeep.schedules.schedule_periodic_tasks"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"

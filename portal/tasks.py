@@ -1,16 +1,16 @@
 """Procrastinate tasks: thin shells around the upkeep sweeps and the owner alerts.
 
 Jobs carry no tokens: periodic jobs carry only their tick's timestamp. Periodic tasks get
-their schedule from settings when the Procrastinate app is ready (``schedule_periodic_tasks``).
+their schedule from settings when the Procrastinate app is ready
+(``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
 at once, which is safe because each sweep claims its grants with ``SKIP LOCKED``.
 """
 
 import logging
-from typing import Any
 
 from django.conf import settings
-from procrastinate import App, JobContext, exceptions
+from procrastinate import JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
@@ -60,24 +60,3 @@ async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
             await manager.retry_job(job)
         except exceptions.UniqueViolation:
             await manager.finish_job(job, status=Status.FAILED, delete_job=False)
-
-
-SCHEDULES = {
-    "portal.check_due_grants": "UPKEEP_CHECK_SCHEDULE",
-    "portal.finish_revocations": "UPKEEP_REVOKE_SCHEDULE",
-    "portal.purge_secrets": "UPKEEP_PURGE_SCHEDULE",
-    "portal.send_alerts": "UPKEEP_ALERT_SCHEDULE",
-    "portal.retry_stalled_jobs": "UPKEEP_STALLED_JOBS_SCHEDULE",
-}
-
-
-def schedule_periodic_tasks(procrastinate_app: App) -> None:
-    """Register the periodic tasks with the cron lines from settings.
-
-    Named by ``PROCRASTINATE_ON_APP_READY``, so settings are read when the app is ready.
-    """
-    for name, setting in SCHEDULES.items():
-        cron: Any = getattr(settings, setting)
-        if cron:
-            task = procrastinate_app.tasks[name]
-            procrastinate_app.periodic(cron=cron, periodic_id="schedule")(task)

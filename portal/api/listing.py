@@ -1,19 +1,22 @@
 """Grant listings for the API: filters, keyset pagination, and never any token."""
 
-import base64
-import binascii
-import json
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from django import forms
-from django.db.models import Q
 from django.http import QueryDict
 
+from portal.grants.keyset import Seek
 from portal.models import ZohoGrant
 
 PAGE_SIZE = 50
+# Newest first; served by the (created_at, id) index the staff list's "-created" order uses.
+API_SEEK = Seek(
+    "api-grants",
+    ('"portal_zohogrant"."created_at"', '"portal_zohogrant"."id"'),
+    ("datetime", "uuid"),
+    True,
+)
 _FIELDS = (
     "id",
     "user_id",
@@ -90,26 +93,13 @@ def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
     if wanted["status"]:
         grants = grants.filter(status=wanted["status"])
     if wanted["cursor"]:
-        position = _decode_cursor(wanted["cursor"])
+        position = API_SEEK.decode(wanted["cursor"])
         if position is None:
             return None
-        created, pk = position
-        grants = grants.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+        grants = grants.filter(API_SEEK.after(position))
     rows = list(grants.order_by("-created_at", "-id").values(*_FIELDS)[: PAGE_SIZE + 1])
     page = rows[:PAGE_SIZE]
-    after = _encode_cursor(page[-1]) if len(rows) > PAGE_SIZE else None
+    after = None
+    if len(rows) > PAGE_SIZE:
+        after = API_SEEK.encode([page[-1]["created_at"], page[-1]["id"]])
     return {"grants": [_payload(row) for row in page], "next_cursor": after}
-
-
-def _encode_cursor(row: dict[str, Any]) -> str:
-    raw = json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor[:200] + "=" * (-len(cursor[:200]) % 4))
-        created, pk = json.loads(raw)
-        return datetime.fromisoformat(created), str(UUID(pk))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        return None

@@ -1,4 +1,5 @@
-"""Demo audit events in bulk, in time order (``portal.demo.seed`` makes the users and grants).
+"""Demo audit events in bulk, in time order, for the people and grants that
+``portal.demo.users`` and ``portal.demo.grants`` made.
 
 Each grant gets its life story (connected, and revocation requested and done when it was
 revoked); the rest are everyday events (refreshes, token hand-outs, health checks, failures,
@@ -10,19 +11,17 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from accounts.models import AuditEvent
-from portal.demo.bulk_copy import copy_tuples
-
-if TYPE_CHECKING:
-    from portal.demo.bulk_copy import Progress
-    from portal.demo.seed import DemoGrant, DemoUser
+from portal.demo.bulk_copy import Progress, copy_tuples
+from portal.demo.grants import DemoGrant
+from portal.demo.users import SPREAD_DAYS, DemoUser
 
 A = AuditEvent.Action
-SPREAD_SECONDS = 90 * 86400
+SPREAD_SECONDS = SPREAD_DAYS * 86400
 # Everyday events, by weight. An action missing here (added later) still appears, rarely.
 WEIGHTS: dict[str, float] = {
     A.REFRESHED: 28,
@@ -111,11 +110,11 @@ def insert_events(
     rng: random.Random,
     count: int,
     *,
-    grants: Sequence["DemoGrant"],
-    users: Sequence["DemoUser"],
-    staff: Sequence["DemoUser"],
+    grants: Sequence[DemoGrant],
+    users: Sequence[DemoUser],
+    staff: Sequence[DemoUser],
     now: datetime,
-    progress: "Progress",
+    progress: Progress,
 ) -> Counter[str]:
     """COPY ``count`` events, oldest first; return how many of each action."""
     if count <= 0 or not grants:
@@ -133,7 +132,7 @@ def insert_events(
 def _planned(
     rng: random.Random,
     count: int,
-    grants: Sequence["DemoGrant"],
+    grants: Sequence[DemoGrant],
     actions: list[str],
     now: datetime,
 ) -> list[int]:
@@ -178,9 +177,9 @@ class _Context:
     def __init__(
         self,
         rng: random.Random,
-        grants: Sequence["DemoGrant"],
-        users: Sequence["DemoUser"],
-        staff: Sequence["DemoUser"],
+        grants: Sequence[DemoGrant],
+        users: Sequence[DemoUser],
+        staff: Sequence[DemoUser],
         counts: Counter[str],
     ) -> None:
         self.rng, self.grants, self.users, self.staff = rng, grants, users, staff
@@ -218,12 +217,12 @@ class _Context:
             owner.email if owner is not None else "",
         )
 
-    def _detail(self, action: str, grant: "DemoGrant", owner: "DemoUser | None") -> dict[str, Any]:
+    def _detail(self, action: str, grant: DemoGrant, owner: DemoUser | None) -> dict[str, Any]:
         make = DETAILS.get(action)
         return make(self.rng, grant, owner) if make else {}
 
 
-Detail = Callable[[random.Random, "DemoGrant", "DemoUser | None"], dict[str, Any]]
+Detail = Callable[[random.Random, DemoGrant, DemoUser | None], dict[str, Any]]
 DETAILS: dict[str, Detail] = {
     A.CONNECT_STARTED: lambda r, g, o: {"region": "cn" if g.data_centre == "cn" else "global"},
     A.CONNECTED: lambda r, g, o: {"dc": g.data_centre, "organizations": r.randint(1, 3)},

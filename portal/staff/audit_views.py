@@ -13,6 +13,7 @@ from accounts.models import AuditEvent
 from portal.staff.access import VIEW_AUDIT_LOG, staff_permission_required
 from portal.staff.audit_export import csv_stream, jsonl_stream
 from portal.staff.audit_forms import AuditFilterForm
+from portal.staff.paging import cursor_link
 
 NAME_LIMIT = 80
 REASON_LIMIT = 200
@@ -47,8 +48,8 @@ def audit(request: HttpRequest) -> HttpResponse:
     query = form.query()
     context.update(
         rows=[_row(event) for event in page.events],
-        newer_url=_link(query, after=page.newer),
-        older_url=_link(query, before=page.older),
+        newer_url=cursor_link(query, name="after", cursor=page.newer),
+        older_url=cursor_link(query, name="before", cursor=page.older),
         export_query=urlencode(query),
     )
     return render(request, "portal/staff/audit.html", context)
@@ -123,10 +124,3 @@ def shown(text: str, limit: int) -> str:
         for char in text
     )
     return visible if len(visible) <= limit else visible[: limit - 1] + "…"
-
-
-def _link(query: dict[str, str], **cursor: int | None) -> str:
-    name, value = next(iter(cursor.items()))
-    if value is None:
-        return ""
-    return "?" + urlencode({**query, name: value})

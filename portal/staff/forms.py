@@ -7,6 +7,7 @@ from uuid import UUID
 from django import forms
 from django.conf import settings
 
+from portal.grants.keyset import CURSOR_MAX_LENGTH
 from portal.models import ZohoGrant
 from portal.staff.actions import MAX_BATCH
 from portal.staff.grant_search import SORT_LABELS, SORTS, WARNING_ANY, WARNING_NONE, GrantQuery
@@ -45,7 +46,7 @@ class GrantSearchForm(forms.Form):
     created_after = forms.DateField(required=False, label="Created on or after")
     created_before = forms.DateField(required=False, label="Created before")
     sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()))
-    cursor = forms.CharField(required=False, max_length=400, widget=forms.HiddenInput)
+    cursor = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
         value = self.cleaned_data["q"]
@@ -141,7 +142,7 @@ class RevokeGrantsForm(forms.Form):
 
 class UserSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=254, label="Email starts with")
-    cursor = forms.CharField(required=False, max_length=400, widget=forms.HiddenInput)
+    cursor = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
         value = self.cleaned_data["q"]

@@ -18,10 +18,10 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.audit import list_events
+from portal.grants.keyset import Seek
 from portal.grants.selectors import EVENT_LABELS
 from portal.grants.status import GrantRow, grant_row
 from portal.models import REFRESHED_SORT_KEY, ZohoGrant
-from portal.staff.keyset import Seek
 
 PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 50

@@ -21,7 +21,7 @@ from portal.staff.actions import (
 )
 from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
 from portal.staff.grant_search import HISTORY_SEEK, grant_history_page, grant_page, staff_grant
-from portal.staff.paging import page_links
+from portal.staff.paging import page_links, sort_links
 
 
 @staff_permission_required(VIEW_ALL_GRANTS)
@@ -49,13 +49,7 @@ def _sort_urls(request: HttpRequest, current: str) -> dict[str, str]:
         "refreshed": "last_refreshed" if current == "-last_refreshed" else "-last_refreshed",
         "created": "created" if current == "-created" else "-created",
     }
-    urls = {}
-    for column, sort in toggles.items():
-        query = request.GET.copy()
-        query.pop("cursor", None)
-        query["sort"] = sort
-        urls[column] = f"?{query.urlencode()}"
-    return urls
+    return sort_links(request, toggles)
 
 
 @staff_permission_required(VIEW_ALL_GRANTS)
@@ -64,11 +58,13 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     grant = staff_grant(grant_id)
     if grant is None:
         raise Http404("No such grant.")
-    cursor_text = request.GET.get("cursor", "")[:400]
+    cursor_text = request.GET.get("cursor", "")
     cursor = HISTORY_SEEK.decode(cursor_text) if cursor_text else None
+    history = grant_history_page(grant_id, cursor)
     context = {
         "grant": grant,
-        "history": grant_history_page(grant_id, cursor),
+        "history": history,
+        **page_links(request, history.next_cursor),
         "cursor_invalid": bool(cursor_text) and cursor is None,
         "can_revoke": request.user.has_perm(REVOKE_ANY_GRANT) and grant.row.can_revoke,
         "can_view_audit": request.user.has_perm(VIEW_AUDIT_LOG),

@@ -10,8 +10,8 @@ from django.db.models import BooleanField, Count, Q
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
+from portal.grants.keyset import Seek
 from portal.models import ZohoGrant
-from portal.staff.keyset import Seek
 
 PAGE_SIZE = 50
 USER_SEEK = Seek(

@@ -12,7 +12,7 @@ from procrastinate.contrib.django.models import (
 
 from accounts.models import AuditEvent
 from portal.models import ZohoGrant
-from portal.tasks import SCHEDULES
+from portal.upkeep.schedules import SCHEDULES
 
 FINISHED = ("succeeded", "failed", "aborted")
 LIVE_WORKER = timedelta(minutes=1)
