@@ -35,7 +35,7 @@ test: $(VENV)/.installed-dev
 # secrets and no database server (nothing listens at this DATABASE_URL; mypy never connects).
 	ENV_FILE= DEBUG=1 SANDBOX_ENABLED=1 DATABASE_URL=postgres://mypy@127.0.0.1:9/mypy $(PY) -m mypy .
 	@bash scripts/ensure_debian_package.sh chromium /usr/bin/chromium "the browser tests (tests/browser/)"
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2  # pytest-xdist: each worker gets its own test database
 
 # The token API under gunicorn, a health-check sweep of 10,000 grants by 1 and by 2 Procrastinate
 # workers, then the staff pages on 100k grants / 1M audit events (several minutes each; not part

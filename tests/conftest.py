@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.models import User
-
-PASSWORD = "correct-horse-battery-staple-42"
+from tests.cast import EU, GRANT_ACCESS_TOKEN, GRANT_REFRESH_TOKEN, PASSWORD
+from tests.portal_browser import PortalBrowser
 
 
 @pytest.fixture
@@ -33,10 +33,6 @@ def bob(make_user) -> User:
 @pytest.fixture
 def staff(make_user) -> User:
     return make_user("staff@example.com", is_staff=True)
-
-
-GRANT_REFRESH_TOKEN = "1000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-GRANT_ACCESS_TOKEN = "1000.cccccccccccccccccccccccccccccccc.dddddddddddddddddddddddddddddddd"
 
 
 @pytest.fixture
@@ -91,33 +87,16 @@ def sandbox(live_server, settings):
     return control
 
 
-class PortalBrowser:
-    """A person in the portal (Django's test client) who consents on the sandbox over HTTP."""
-
-    def __init__(self, client, sandbox) -> None:
-        self.client = client
-        self.sandbox = sandbox
-
-    def start(self, region: str = "global") -> str:
-        """Press Connect; return the Zoho authorize URL the portal redirected to."""
-        response = self.client.post("/connections/connect/", {"region": region})
-        assert response.status_code == 302, response.content[:300]
-        return response["Location"]
-
-    def callback(self, url: str):
-        """Follow Zoho's redirect back to the portal's callback."""
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        return self.client.get(f"{parts.path}?{parts.query}")
-
-    def connect(self, zuid: str, region: str = "global", approve: bool = True):
-        """The whole flow; returns the callback's response."""
-        callback_url = self.sandbox.consent(self.start(region), zuid=zuid, approve=approve)
-        return self.callback(callback_url)
-
-
 @pytest.fixture
 def portal(client, sandbox, alice) -> PortalBrowser:
     client.force_login(alice)
     return PortalBrowser(client, sandbox)
+
+
+@pytest.fixture
+def connected(portal, alice):
+    """A real grant of Alice's, connected through the sandbox (as the sandbox's eu user)."""
+    from portal.models import ZohoGrant
+
+    assert portal.connect(EU).status_code == 303
+    return ZohoGrant.objects.get(user=alice)

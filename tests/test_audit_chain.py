@@ -4,23 +4,24 @@ Tampering needs what only the table's owner or a superuser has (here, the test r
 triggers switched off. Each test does it inside its own transaction, which is rolled back.
 """
 
-import threading
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import CommandError, call_command
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.audit_chain import GENESIS, verify_chain
 from accounts.models import AuditEvent
+from tests.racing import race
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
-CHAIN_LOCK = 801_8001  # accounts/migrations/0008_audit_chain.py
+CHAIN_LOCK = import_module("accounts.migrations.0008_audit_chain").CHAIN_LOCK
 
 
 @pytest.fixture
@@ -216,19 +217,12 @@ def test_audit_rows_refuse_every_kind_of_change_as_the_apps_role(five_events):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_keep_the_chain_gapless_and_intact():
-    def write(count: int) -> None:
-        try:
-            for _ in range(count):
-                with transaction.atomic():
-                    record_event(action=Action.CHECKED)
-        finally:
-            connections.close_all()
+    def write_15() -> None:
+        for _ in range(15):
+            with transaction.atomic():
+                record_event(action=Action.CHECKED)
 
-    threads = [threading.Thread(target=write, args=(15,)) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert race(4 * [write_15]).errors == []
     assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(
         range(1, 61)
     )

@@ -9,16 +9,9 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from portal.grants.status import grant_row
 from portal.models import ZohoGrant
+from tests.cast import EU
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-EU = "20000001"
-
-
-@pytest.fixture
-def connected(portal, alice):
-    assert portal.connect(EU).status_code == 303
-    return ZohoGrant.objects.get(user=alice)
 
 
 def page(client, url):

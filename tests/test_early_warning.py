@@ -16,19 +16,13 @@ from portal.grants.revocation import revoke_grant
 from portal.grants.status import grant_row
 from portal.models import ZohoGrant
 from portal.upkeep import sweeps
-from tests.conftest import PortalBrowser
+from tests.cast import EU
 from tests.leaks import assert_no_leak
+from tests.portal_browser import PortalBrowser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EU = "20000001"
 HOSTILE = "99000001"  # the sandbox's uk user with hostile names (sandbox/README.md)
-
-
-@pytest.fixture
-def connected(portal, alice):
-    assert portal.connect(EU).status_code == 303
-    return ZohoGrant.objects.get(user=alice)
 
 
 def events(grant, action):

@@ -19,11 +19,12 @@ from portal.crypto import decrypt_token
 from portal.grants import tokens
 from portal.grants.revocation import revoke_grant
 from portal.models import ZohoGrant
+from tests.cast import EU
+from tests.racing import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
-EU = "20000001"
 
 
 @pytest.fixture
@@ -41,25 +42,6 @@ def refreshes(sandbox):
     return [r for r in sandbox.requests() if r["endpoint"] == "refresh"]
 
 
-def in_threads(count, target):
-    results, errors = [], []
-
-    def run():
-        try:
-            results.append(target())
-        except Exception as error:  # noqa: BLE001
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results, errors
-
-
 def test_fresh_token_is_served_without_calling_zoho(make_grant):
     grant = make_grant()
     issued = tokens.get_access_token(grant_id=grant.pk)
@@ -68,7 +50,7 @@ def test_fresh_token_is_served_without_calling_zoho(make_grant):
 
 def test_concurrent_threads_share_one_refresh(expired, sandbox):
     sandbox.add_fault("latency", endpoint="refresh", seconds=0.5)
-    results, errors = in_threads(12, lambda: tokens.get_access_token(grant_id=expired.pk))
+    results, errors = race(12 * [lambda: tokens.get_access_token(grant_id=expired.pk)])
     assert errors == []
     assert len({issued.access_token for issued in results}) == 1
     assert len(refreshes(sandbox)) == 1
@@ -164,7 +146,7 @@ def test_hung_zoho_releases_the_lock_and_waiters_get_an_answer(expired, sandbox,
     settings.ZOHO_HTTP_TIMEOUT = 1.0
     sandbox.add_fault("hang", endpoint="refresh", seconds=8)
     started = timezone.now()
-    results, errors = in_threads(4, lambda: tokens.get_access_token(grant_id=expired.pk))
+    results, errors = race(4 * [lambda: tokens.get_access_token(grant_id=expired.pk)])
     elapsed = (timezone.now() - started).total_seconds()
     assert results == [] and len(errors) == 4
     assert all(isinstance(error, tokens.GrantUnavailable) for error in errors)

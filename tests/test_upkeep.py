@@ -1,15 +1,13 @@
 """Background upkeep against the sandbox over real HTTP: health checks, alerts, retried
 revocations, the secret purge, and two workers sweeping at once."""
 
-import threading
-import zlib
 from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -17,19 +15,13 @@ from portal.grants import owner_alerts
 from portal.grants.revocation import revoke_grant
 from portal.models import ZohoGrant
 from portal.upkeep import sweeps
-from tests.conftest import PortalBrowser
+from tests.cast import EU
+from tests.portal_browser import PortalBrowser
+from tests.racing import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EU = "20000001"
 MULTI_DC_USERS = ["10000001", "20000001", "30000001", "40000001", "50000001", "90000001"]
-
-
-@pytest.fixture
-def connected(portal, alice):
-    """A real grant of Alice's (connected through the sandbox), due for its health check."""
-    assert portal.connect(EU).status_code == 303
-    return ZohoGrant.objects.get(user=alice)
 
 
 def requests_to(sandbox, endpoint, zuid=None, after=0):
@@ -165,21 +157,7 @@ def test_two_workers_sweeping_at_once_check_each_grant_once(portal, sandbox, ali
     assert ZohoGrant.objects.filter(user=alice).count() == len(MULTI_DC_USERS)
     sandbox.add_fault("latency", endpoint="desk_organizations", seconds=0.3)
     mark = last_request(sandbox)
-    summaries, errors = [], []
-
-    def worker():
-        try:
-            summaries.append(sweeps.check_due_grants(batch_size=1))
-        except Exception as error:  # noqa: BLE001
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    summaries, errors = race(2 * [lambda: sweeps.check_due_grants(batch_size=1)])
     assert errors == []
     assert sorted(s.checked for s in summaries) != [0, len(MULTI_DC_USERS)]  # work was split
     assert sum(s.healthy for s in summaries) == len(MULTI_DC_USERS)
@@ -270,19 +248,8 @@ def test_checks_against_one_data_centre_respect_the_concurrency_limit(
     settings.UPKEEP_CONCURRENCY_PER_DC = 1
     sandbox.add_fault("latency", endpoint="desk_organizations", seconds=0.4)
     mark = last_request(sandbox)
-    summaries = []
-
-    def worker():
-        try:
-            summaries.append(sweeps.check_due_grants(batch_size=1))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    summaries, errors = race(3 * [lambda: sweeps.check_due_grants(batch_size=1)])
+    assert errors == []
     assert sum(s.healthy for s in summaries) == 4
     arrivals = sorted(
         datetime.fromisoformat(r["at"])
@@ -295,22 +262,14 @@ def test_checks_against_one_data_centre_respect_the_concurrency_limit(
 
 def test_a_grant_whose_data_centre_stays_busy_is_handed_back(sandbox, connected, settings):
     settings.UPKEEP_CONCURRENCY_PER_DC = 1
-    key = zlib.crc32(b"portal.upkeep.dc.eu") & 0x7FFFFFFF
+    key = sweeps.dc_slot_key("eu")
     with connection.cursor() as cursor:  # another worker holds the only EU slot
         cursor.execute("SELECT pg_advisory_lock(%s::int4, 0)", [key])
-    summaries = []
-
-    def worker():
-        try:
-            summaries.append(sweeps.check_due_grants())
-        finally:
-            connections.close_all()
-
     mark = last_request(sandbox)
     with mock.patch.object(sweeps, "SLOT_WAIT", timedelta(seconds=0.5)):
-        thread = threading.Thread(target=worker)
-        thread.start()
-        thread.join(timeout=30)
+        # another connection than the one holding the slot: a session lock is re-entrant
+        summaries, errors = race([sweeps.check_due_grants], timeout=30)
+    assert errors == []
     assert summaries[0].checked == 0
     assert requests_to(sandbox, "desk_organizations", after=mark) == []
     connected.refresh_from_db()

@@ -20,7 +20,6 @@ from portal.upkeep.report import upkeep_report
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
-EU = "20000001"
 
 WORKER_SCRIPT = """
 import os, sys
@@ -35,12 +34,6 @@ django.setup()
 from django.core.management import call_command
 call_command("procrastinate", "worker", "--one-shot", "--name", sys.argv[3])
 """
-
-
-@pytest.fixture
-def connected(portal, alice):
-    assert portal.connect(EU).status_code == 303
-    return ZohoGrant.objects.get(user=alice)
 
 
 def start_worker(settings, name):

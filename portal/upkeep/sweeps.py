@@ -149,7 +149,7 @@ def _check_within_dc_limit(grant_id: Any) -> CheckOutcome | None:
     up within ``SLOT_WAIT`` the grant falls due again ``SLOT_WAIT`` later (``None``).
     """
     dc = ZohoGrant.objects.values_list("data_centre", flat=True).get(pk=grant_id)
-    key = zlib.crc32(f"portal.upkeep.dc.{dc}".encode()) & 0x7FFFFFFF
+    key = dc_slot_key(dc)
     deadline = time.monotonic() + SLOT_WAIT.total_seconds()
     while (slot := _take_slot(key)) is None:
         if time.monotonic() > deadline:
@@ -162,6 +162,11 @@ def _check_within_dc_limit(grant_id: Any) -> CheckOutcome | None:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", [key, slot])
+
+
+def dc_slot_key(dc: str) -> int:
+    """The first int4 of a data centre's slot locks (the second is the slot's number)."""
+    return zlib.crc32(f"portal.upkeep.dc.{dc}".encode()) & 0x7FFFFFFF
 
 
 def _take_slot(key: int) -> int | None:

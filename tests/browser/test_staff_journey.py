@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from accounts.models import AuditEvent, User
 from portal.crypto import decrypt_token
 from portal.models import ZohoGrant
-from tests.conftest import PASSWORD
+from tests.cast import PASSWORD
 from tests.leaks import assert_no_leak
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

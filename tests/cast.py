@@ -1,0 +1,8 @@
+"""The cast's fixed facts, for fixtures (tests/conftest.py) and tests that need them by value."""
+
+PASSWORD = "correct-horse-battery-staple-42"  # every user the cast makes signs in with it
+EU = "20000001"  # the sandbox's eu user (sandbox/seed.py), whom Alice connects in `connected`
+
+# The tokens make_grant encrypts into every grant it builds (for leak checks).
+GRANT_REFRESH_TOKEN = "1000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+GRANT_ACCESS_TOKEN = "1000.cccccccccccccccccccccccccccccccc.dddddddddddddddddddddddddddddddd"
