@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.audit import list_events, record_event
+from accounts.audit import AuditContext, list_events, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
@@ -45,14 +45,14 @@ def grant_for_user(user: object, grant_id: object) -> ZohoGrant:
     return grant
 
 
-def hide_grant(*, grant: ZohoGrant, actor: object) -> bool:
+def hide_grant(*, grant: ZohoGrant, context: AuditContext) -> bool:
     """Take a revoked grant off its owner's list (the row and its audit trail stay)."""
     with transaction.atomic():
         hidden = ZohoGrant.objects.filter(
             pk=grant.pk, status=ZohoGrant.Status.REVOKED, hidden_at__isnull=True
         ).update(hidden_at=timezone.now())
         if hidden:
-            record_event(action=AuditEvent.Action.HIDDEN, actor=actor, grant=grant)
+            record_event(action=AuditEvent.Action.HIDDEN, context=context, grant=grant)
     return bool(hidden)
 
 

@@ -3,16 +3,18 @@
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.audit import AuditContext
 from portal.csp import allow_zoho_form_targets
-from portal.grants import connect, selectors, tokens
+from portal.grants import selectors, tokens
 from portal.grants.checkup import check_connection
 from portal.grants.revocation import RevokeOutcome, revoke_grant
 from portal.grants.status import grant_row, minutes_text
+from portal.pages.views import redirect_to_zoho
 
 
 @allow_zoho_form_targets
@@ -51,7 +53,7 @@ def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 def grant_reconnect(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     region = "cn" if grant.data_centre == "cn" else "global"
-    return HttpResponseRedirect(connect.start_connect(request=request, region=region, grant=grant))
+    return redirect_to_zoho(request, region=region, grant=grant)
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,7 +62,7 @@ def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     row = grant_row(grant, now=timezone.now())
     if request.method == "GET" or not row.can_revoke:
         return render(request, "portal/grant_revoke.html", {"row": row})
-    outcome = revoke_grant(grant_id=grant.pk, actor=request.user, request=request)
+    outcome = revoke_grant(grant_id=grant.pk, context=AuditContext.from_request(request))
     if outcome == RevokeOutcome.REVOKED:
         messages.success(request, "Revoked. Zoho confirmed, and the stored tokens were deleted.")
     else:
@@ -75,7 +77,8 @@ def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 @require_POST
 def grant_hide(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
-    if selectors.hide_grant(grant=grant, actor=request.user):
+    # Hiding has always been audited with the owner only, no address or user agent.
+    if selectors.hide_grant(grant=grant, context=AuditContext(actor=request.user)):
         messages.success(request, "Removed from your list. Its history is kept.")
     else:
         messages.error(request, "Only revoked connections can be removed from the list.")
