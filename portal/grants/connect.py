@@ -21,6 +21,7 @@ from portal import zoho
 from portal.crypto import encrypt_token
 from portal.grants import early_warning, oauth_state
 from portal.grants.selectors import revoke_superseded_token
+from portal.grants.wording import connect_failure
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -49,25 +50,6 @@ class CallbackParams:
 class Connected:
     grant: ZohoGrant
     reconnected: bool
-
-
-FAILURE_MESSAGES = {
-    "missing": "That sign-in link is not complete. Please start connecting again.",
-    "unknown": "That sign-in link does not belong to this session. Please start again.",
-    "used": "That sign-in link was already used. Your connections are listed below.",
-    "expired": "That sign-in link expired (they last 10 minutes). Please start again.",
-    "declined": "You declined on Zoho's page, so nothing was connected.",
-    "provider_error": "Zoho reported a problem and nothing was connected. Please try again.",
-    "no_code": "Zoho's answer was incomplete, so nothing was connected. Please try again.",
-    "untrusted_server": "We could not complete the connection: Zoho's answer named a server "
-    "we do not recognise.",
-    "rejected": "Zoho did not accept the sign-in. Please start connecting again.",
-    "unavailable": "Zoho did not answer properly, so nothing was connected. Please try again "
-    "in a moment.",
-    "misconfigured": "The portal's Zoho settings are not right; an administrator has been told.",
-    "no_refresh_token": "Zoho did not grant offline access, so the connection could not be kept. "
-    "Please try again and allow access.",
-}
 
 
 def start_connect(
@@ -147,7 +129,7 @@ def _failed(context: AuditContext, reason: str, **detail: str) -> ConnectFailed:
         outcome=AuditEvent.Outcome.FAILURE,
         detail={"reason": reason, **detail},
     )
-    return ConnectFailed(reason, FAILURE_MESSAGES[reason])
+    return ConnectFailed(reason, connect_failure(reason))
 
 
 @sensitive_variables("tokens", "superseded")

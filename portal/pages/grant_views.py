@@ -14,6 +14,7 @@ from portal.grants import selectors, tokens
 from portal.grants.checkup import check_connection
 from portal.grants.revocation import RevokeOutcome, revoke_grant
 from portal.grants.status import grant_row, minutes_text
+from portal.grants.wording import refusal_message
 from portal.pages.views import redirect_to_zoho
 
 
@@ -41,7 +42,7 @@ def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     try:
         issued = tokens.force_refresh(grant_id=grant.pk)
     except tokens.GrantError as error:
-        messages.error(request, tokens.error_message(error))
+        messages.error(request, refusal_message(error.code))
     else:
         left = minutes_text((issued.expires_at - timezone.now()).total_seconds())
         verb = "Refreshed" if issued.refreshed else "Already refreshed moments ago"

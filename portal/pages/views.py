@@ -15,6 +15,7 @@ from accounts.ratelimit import limit_requests
 from portal import health
 from portal.csp import allow_zoho_form_targets
 from portal.grants import connect, selectors
+from portal.grants.wording import connect_failure
 from portal.models import ZohoGrant
 from portal.pages.forms import CallbackForm, ConnectForm
 
@@ -71,9 +72,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _clean_redirect(reverse("accounts:login"))
     form = CallbackForm.from_query(request.GET)
     if not form.is_valid():
-        request.session["connect_failure"] = (
-            "The answer from Zoho was not valid. Please start again."
-        )
+        request.session["connect_failure"] = connect_failure("invalid_callback")
         return _clean_redirect(reverse("portal:connect_failed"))
     try:
         result = connect.finish_connect(
