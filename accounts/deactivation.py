@@ -7,7 +7,7 @@ tokens; the grants themselves are left as they are, so reactivation restores ser
 
 from django.db import transaction
 
-from accounts.audit import record_event
+from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent, User
 from accounts.sessions import end_sessions_of
 
@@ -16,9 +16,12 @@ class DeactivationRefused(Exception):
     """The action would lock the acting staff member out (``str()`` says why)."""
 
 
-def deactivate_user(*, user_id: int, actor: User, reason: str, request: object = None) -> bool:
-    """Deactivate a user and end their sessions, audited; False when already inactive."""
-    if user_id == actor.pk:
+def deactivate_user(*, user_id: int, reason: str, context: AuditContext) -> bool:
+    """Deactivate a user and end their sessions, audited; False when already inactive.
+
+    ``context.actor`` is the staff member acting.
+    """
+    if user_id == getattr(context.actor, "pk", None):
         raise DeactivationRefused("You cannot deactivate your own account.")
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -29,14 +32,13 @@ def deactivate_user(*, user_id: int, actor: User, reason: str, request: object =
         ended = end_sessions_of(user.pk)
         record_event(
             action=AuditEvent.Action.USER_DEACTIVATED,
-            actor=actor,
-            request=request,  # type: ignore[arg-type]
+            context=context,
             detail={"user_id": user.pk, "user": user.email, "reason": reason, "sessions": ended},
         )
     return True
 
 
-def reactivate_user(*, user_id: int, actor: User, reason: str, request: object = None) -> bool:
+def reactivate_user(*, user_id: int, reason: str, context: AuditContext) -> bool:
     """Let a deactivated user sign in again (their grants hand out tokens again)."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -46,8 +48,7 @@ def reactivate_user(*, user_id: int, actor: User, reason: str, request: object =
         user.save(update_fields=["is_active"])
         record_event(
             action=AuditEvent.Action.USER_REACTIVATED,
-            actor=actor,
-            request=request,  # type: ignore[arg-type]
+            context=context,
             detail={"user_id": user.pk, "user": user.email, "reason": reason},
         )
     return True

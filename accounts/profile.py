@@ -1,13 +1,12 @@
 """A portal user's own preferences."""
 
 from django.db import transaction
-from django.http import HttpRequest
 
-from accounts.audit import record_event
+from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent, User
 
 
-def set_alert_emails(*, user: User, enabled: bool, request: HttpRequest | None = None) -> bool:
+def set_alert_emails(*, user: User, enabled: bool, context: AuditContext | None = None) -> bool:
     """Turn the Needs-reconnect emails on or off; audited. False when nothing changed."""
     with transaction.atomic():
         changed = (
@@ -19,7 +18,7 @@ def set_alert_emails(*, user: User, enabled: bool, request: HttpRequest | None =
             record_event(
                 action=AuditEvent.Action.ALERT_EMAILS_CHANGED,
                 actor=user,
-                request=request,
+                context=context,
                 detail={"enabled": enabled},
             )
     user.has_alert_emails = enabled

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.audit import AuditContext
 from accounts.forms import ProfileForm, SignUpForm
 from accounts.models import AuthenticatedHttpRequest
 from accounts.profile import set_alert_emails
@@ -31,7 +32,11 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None  # an unticked box posts nothing
     form = ProfileForm(data, initial={"has_alert_emails": user.has_alert_emails})
     if request.method == "POST" and form.is_valid():
-        set_alert_emails(user=user, enabled=form.cleaned_data["has_alert_emails"], request=request)
+        set_alert_emails(
+            user=user,
+            enabled=form.cleaned_data["has_alert_emails"],
+            context=AuditContext.from_request(request),
+        )
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {"form": form})

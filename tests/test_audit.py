@@ -1,11 +1,15 @@
 """The audit log: one writer, no secrets, and no changes once written."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
+from django.test import RequestFactory
 
-from accounts.audit import AuditDetailError, list_events, record_event
+from accounts.audit import AuditContext, AuditDetailError, list_events, record_event
+from accounts.deactivation import deactivate_user
 from accounts.models import AuditEvent
+from accounts.profile import set_alert_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +76,25 @@ def test_the_admin_lists_the_chain_and_owner_but_changes_nothing(client, alice, 
     assert client.get("/admin/accounts/auditevent/add/").status_code == 403
     client.post(f"/admin/accounts/auditevent/{event.pk}/delete/", {"post": "yes"})
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_audit_context_from_a_request_takes_its_user_address_and_user_agent(alice):
+    request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.4", HTTP_USER_AGENT="x" * 400)
+    request.user = alice
+    assert AuditContext.from_request(request) == AuditContext(alice, "192.0.2.4", "x" * 300)
+    request.user = AnonymousUser()
+    assert AuditContext.from_request(request).actor is None
+
+
+def test_services_called_with_a_context_and_no_request_record_its_address(alice, staff):
+    context = AuditContext(actor=staff, ip_address="192.0.2.9", user_agent="ops-script/1")
+    set_alert_emails(user=alice, enabled=not alice.has_alert_emails, context=context)
+    deactivate_user(user_id=alice.pk, reason="left the company", context=context)
+    events = list(list_events().filter(ip_address="192.0.2.9"))
+    assert [event.action for event in events] == [
+        AuditEvent.Action.USER_DEACTIVATED,
+        AuditEvent.Action.ALERT_EMAILS_CHANGED,
+    ]
+    assert {event.user_agent for event in events} == {"ops-script/1"}
+    # The preference's owner is its actor; deactivation's actor is the context's.
+    assert [event.actor_id for event in events] == [staff.pk, alice.pk]

@@ -4,20 +4,23 @@ from typing import Any
 
 from django.http import JsonResponse
 
+from portal.grants import wording
+
+# Codes only the API meets. A grant's own refusals (needs_reconnect, revoked, busy, ...) are
+# titled with the words the owner's pages show, from ``portal.grants.wording``.
 TITLES = {
     "unauthorized": "A valid service key is required.",
     "too_many_failures": "Too many requests without a valid key from this address.",
     "not_found": "No such grant.",
     "bad_request": "The request could not be read.",
-    "needs_reconnect": "Zoho no longer accepts this grant; its owner must reconnect it.",
-    "revoked": "The grant was revoked.",
-    "revoking": "The grant is being revoked; no token is handed out.",
-    "user_inactive": "The grant's owner is deactivated.",
-    "refresh_too_soon": "The grant was refreshed moments ago; use the current token.",
-    "upstream_unavailable": "Zoho could not give a fresh token just now; retry later.",
-    "busy": "Another request is refreshing this grant; retry shortly.",
-    "token_unreadable": "The stored token could not be decrypted; the owner must reconnect.",
 }
+
+
+def title(code: str) -> str:
+    """The problem title for ``code``; the code itself when nothing words it."""
+    if code in TITLES:
+        return TITLES[code]
+    return wording.REFUSALS.get(code, code)
 
 
 def api_response(data: dict[str, Any], status: int = 200) -> JsonResponse:
@@ -31,7 +34,7 @@ def problem(
 ) -> JsonResponse:
     body: dict[str, Any] = {
         "type": f"https://desk-connect.invalid/problems/{code}",
-        "title": TITLES.get(code, code),
+        "title": title(code),
         "status": status,
         "code": code,
     }

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import ratelimit
+from accounts.audit import AuditContext
 from portal.api import caller as callers
 from portal.api import problems
 from portal.api.issuance import access_token_response
@@ -92,7 +93,9 @@ def grant_detail(
 def grant_revoke(
     request: HttpRequest, caller: callers.Caller, grant: callers.GrantState
 ) -> JsonResponse:
-    outcome = revoke_grant(grant_id=grant.id, actor=caller, reason="requested through the API")
+    # The service key acts; the API has never recorded the caller's address or user agent.
+    context = AuditContext(actor=caller)
+    outcome = revoke_grant(grant_id=grant.id, context=context, reason="requested through the API")
     return problems.api_response(
         {"id": str(grant.id), "grant_status": str(outcome) if outcome == "revoked" else "revoking"},
         status=200 if outcome == "revoked" else 202,

@@ -12,7 +12,7 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.grants import tokens
-from portal.grants.status import error_words
+from portal.grants.wording import error_words, refusal_message
 from portal.models import ZohoGrant
 
 
@@ -36,7 +36,7 @@ def probe_connection(*, grant_id: object) -> CheckResult:
     try:
         return _check(grant_id)
     except tokens.GrantError as error:
-        return CheckResult(ok=False, message=tokens.error_message(error))
+        return CheckResult(ok=False, message=refusal_message(error.code))
 
 
 def _check(grant_id: object) -> CheckResult:

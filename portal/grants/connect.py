@@ -8,19 +8,20 @@ then exchange the code, identify the Zoho user and their Desk organizations, and
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.audit import record_event
+from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import encrypt_token
 from portal.grants import early_warning, lifecycle, oauth_state
 from portal.grants.selectors import revoke_superseded_token
+from portal.grants.wording import connect_failure
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -51,39 +52,28 @@ class Connected:
     reconnected: bool
 
 
-FAILURE_MESSAGES = {
-    "missing": "That sign-in link is not complete. Please start connecting again.",
-    "unknown": "That sign-in link does not belong to this session. Please start again.",
-    "used": "That sign-in link was already used. Your connections are listed below.",
-    "expired": "That sign-in link expired (they last 10 minutes). Please start again.",
-    "declined": "You declined on Zoho's page, so nothing was connected.",
-    "provider_error": "Zoho reported a problem and nothing was connected. Please try again.",
-    "no_code": "Zoho's answer was incomplete, so nothing was connected. Please try again.",
-    "untrusted_server": "We could not complete the connection: Zoho's answer named a server "
-    "we do not recognise.",
-    "rejected": "Zoho did not accept the sign-in. Please start connecting again.",
-    "unavailable": "Zoho did not answer properly, so nothing was connected. Please try again "
-    "in a moment.",
-    "misconfigured": "The portal's Zoho settings are not right; an administrator has been told.",
-    "no_refresh_token": "Zoho did not grant offline access, so the connection could not be kept. "
-    "Please try again and allow access.",
-}
+def start_connect(
+    *,
+    context: AuditContext,
+    user: Any,
+    session_key: str,
+    region: str,
+    grant: ZohoGrant | None = None,
+) -> str:
+    """Record a pending request for ``user`` and return Zoho's authorize URL.
 
-
-def start_connect(*, request: HttpRequest, region: str, grant: ZohoGrant | None = None) -> str:
-    """Record a pending request for the signed-in user and return Zoho's authorize URL."""
+    ``session_key`` must name a saved session: the callback is matched to it.
+    """
     start = zoho.start_data_centre(region)
-    if not request.session.session_key:
-        request.session.save()
     state, verifier = oauth_state.create_pending(
-        user_id=request.user.pk,
-        session_key=request.session.session_key or "",
+        user_id=user.pk,
+        session_key=session_key,
         region=region,
         grant_id=grant.pk if grant else None,
     )
     record_event(
         action=Action.CONNECT_STARTED,
-        request=request,
+        context=context,
         grant=grant,
         detail={"region": region, "start_dc": start.code},
     )
@@ -91,37 +81,37 @@ def start_connect(*, request: HttpRequest, region: str, grant: ZohoGrant | None 
 
 
 @sensitive_variables("params", "pending", "tokens")
-def finish_connect(*, request: HttpRequest, params: CallbackParams) -> Connected:
+def finish_connect(
+    *, context: AuditContext, user: Any, session_key: str, params: CallbackParams
+) -> Connected:
     """Complete a connection from Zoho's callback or raise :class:`ConnectFailed` (audited)."""
     try:
         pending = oauth_state.consume_pending(
-            user_id=request.user.pk,
-            session_key=request.session.session_key or "",
-            state=params.state,
+            user_id=user.pk, session_key=session_key, state=params.state
         )
     except oauth_state.StateError as error:
-        raise _failed(request, error.reason) from None
+        raise _failed(context, error.reason) from None
     if params.error:
         reason = "declined" if params.error == "access_denied" else "provider_error"
-        raise _failed(request, reason, zoho_error=params.error)
+        raise _failed(context, reason, zoho_error=params.error)
     if not params.code:
-        raise _failed(request, "no_code")
+        raise _failed(context, "no_code")
     try:
         dc = zoho.data_centre_for_callback(
             location=params.location, accounts_server=params.accounts_server
         )
     except zoho.UntrustedAccountsServer as error:
         logger.warning("callback refused: %s", error.code)
-        raise _failed(request, "untrusted_server", check=error.code) from None
+        raise _failed(context, "untrusted_server", check=error.code) from None
     try:
         tokens = zoho.exchange_code(dc=dc, code=params.code, code_verifier=pending.code_verifier)
         if not tokens.refresh_token:
-            raise _failed(request, "no_refresh_token", dc=dc.code)
+            raise _failed(context, "no_refresh_token", dc=dc.code)
         who = zoho.user_info(dc=dc, access_token=tokens.access_token)
         orgs = zoho.organizations(dc=dc, access_token=tokens.access_token)
     except zoho.ZohoError as error:
-        raise _failed(request, _reason_for(error), dc=dc.code, zoho_error=error.code) from None
-    return _store(request=request, dc=dc, tokens=tokens, who=who, orgs=orgs)
+        raise _failed(context, _reason_for(error), dc=dc.code, zoho_error=error.code) from None
+    return _store(context=context, user=user, dc=dc, tokens=tokens, who=who, orgs=orgs)
 
 
 def _reason_for(error: zoho.ZohoError) -> str:
@@ -132,20 +122,21 @@ def _reason_for(error: zoho.ZohoError) -> str:
     return "unavailable"
 
 
-def _failed(request: HttpRequest, reason: str, **detail: str) -> ConnectFailed:
+def _failed(context: AuditContext, reason: str, **detail: str) -> ConnectFailed:
     record_event(
         action=Action.CONNECT_FAILED,
-        request=request,
+        context=context,
         outcome=AuditEvent.Outcome.FAILURE,
         detail={"reason": reason, **detail},
     )
-    return ConnectFailed(reason, FAILURE_MESSAGES[reason])
+    return ConnectFailed(reason, connect_failure(reason))
 
 
 @sensitive_variables("tokens", "superseded")
 def _store(
     *,
-    request: HttpRequest,
+    context: AuditContext,
+    user: Any,
     dc: zoho.DataCentre,
     tokens: zoho.TokenSet,
     who: zoho.ZohoUser,
@@ -156,31 +147,31 @@ def _store(
     with transaction.atomic():
         grant = (
             ZohoGrant.objects.select_for_update()
-            .filter(user=request.user, data_centre=dc.code, zoho_user_id=who.user_id)
+            .filter(user=user, data_centre=dc.code, zoho_user_id=who.user_id)
             .exclude(status=ZohoGrant.Status.REVOKED)
             .first()
         )
         reconnected = grant is not None
         superseded = grant.refresh_token_encrypted if grant else None
-        grant = grant or ZohoGrant(user=request.user, data_centre=dc.code)
+        grant = grant or ZohoGrant(user=user, data_centre=dc.code)
         _fill(grant, dc=dc, tokens=tokens, who=who, orgs=orgs, now=now)
         grant.save()
         others = _same_zoho_account_elsewhere(grant)
         record_event(
             action=Action.RECONNECTED if reconnected else Action.CONNECTED,
-            request=request,
+            context=context,
             grant=grant,
             detail={"dc": dc.code, "organizations": len(orgs), "shared_with_users": len(others)},
         )
         for other in others:
             record_event(
                 action=Action.CONNECTED,
-                request=request,
+                context=context,
                 grant=other,
                 detail={"note": "same Zoho account connected by another portal user"},
             )
     if superseded:
-        revoke_superseded_token(grant=grant, ciphertext=bytes(superseded), actor=request.user)
+        revoke_superseded_token(grant=grant, ciphertext=bytes(superseded), actor=user)
     # One more refresh token minted for this Zoho user: near Zoho's cap of 20, warn everyone.
     early_warning.evaluate_token_cap(
         data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id, healthy_id=grant.pk

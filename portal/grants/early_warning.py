@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal.grants import lifecycle, owner_alerts
+from portal.grants import lifecycle, owner_alerts, wording
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -145,11 +145,8 @@ def _raise(grant: ZohoGrant, facts: dict[str, Any]) -> None:
 
 def _facts_sentence(grant: ZohoGrant, facts: dict[str, Any]) -> str:
     """What exactly was seen, for the email (no names, no secrets)."""
-    hours = f"{float(settings.UPKEEP_WARNING_WINDOW_HOURS):g}"
     if grant.warning == Kind.REPEATED_FAILURES:
-        return (
-            f"Zoho failed {facts['failures']} times for this connection in the last {hours} hours."
-        )
+        return wording.repeated_failures_facts(failures=facts["failures"])
     oldest = (
         ZohoGrant.objects.filter(
             data_centre=grant.data_centre,
@@ -160,12 +157,6 @@ def _facts_sentence(grant: ZohoGrant, facts: dict[str, Any]) -> str:
         .values_list("pk", flat=True)
         .first()
     )
-    which = (
-        "This connection is the oldest of them, so it is the first one Zoho will drop."
-        if oldest == grant.pk
-        else "Zoho drops the oldest connection first; this one is not the oldest."
-    )
-    return (
-        f"This Zoho account has {facts['held']} connections to this app through "
-        f"Desk Connect (Zoho keeps at most {ZOHO_TOKEN_CAP}). {which}"
+    return wording.token_cap_facts(
+        held=facts["held"], cap=ZOHO_TOKEN_CAP, is_oldest=oldest == grant.pk
     )

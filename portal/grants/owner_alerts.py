@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
-from portal.grants.status import WARNING_LABELS, error_words, warning_words
+from portal.grants.wording import rejection_words, warning_label, warning_words
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _send(
         "grant_title": _title(grant),
         "zoho_email": grant.zoho_email or grant.zoho_user_id,
         "data_centre": grant.data_centre.upper(),
-        "reason": error_words(grant.last_error) or "Zoho rejected the grant.",
+        "reason": rejection_words(grant.last_error),
         "grant_url": f"{base}{path}",
         "profile_url": f"{base}{reverse('accounts:profile')}",
         **(extra or {}),
@@ -105,7 +105,7 @@ def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
     failed send rolls the raise back, so it is tried again at the next evaluation).
     """
     extra = {
-        "warning_label": WARNING_LABELS[grant.warning],  # type: ignore[index]
+        "warning_label": warning_label(grant.warning),
         "warning_text": warning_words(grant.warning),
         "facts": facts,
     }

@@ -12,11 +12,10 @@ from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.audit import record_event
+from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
@@ -36,17 +35,17 @@ class RevokeOutcome(StrEnum):
 def revoke_grant(
     *,
     grant_id: object,
-    actor: Any = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
     reason: str = "",
     revoked_by: str = "",
     detail: dict[str, Any] | None = None,
 ) -> RevokeOutcome:
-    """Revoke a grant for its owner, an admin or the API (``actor`` None means the portal).
+    """Revoke a grant for its owner, an admin or the API (no context means the portal).
 
-    ``revoked_by`` is what the owner is shown (default: the actor); ``detail`` is added to
-    every audit event of this revocation (e.g. the owner, for a revocation by staff).
+    ``revoked_by`` is what the owner is shown (default: the context's actor); ``detail`` is
+    added to every audit event of this revocation (e.g. the owner, for a revocation by staff).
     """
+    actor = context.actor if context is not None else None
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
         if grant.status == Status.REVOKED:
@@ -57,20 +56,18 @@ def revoke_grant(
             grant.save(update_fields=["status", "revoked_by_repr", "updated_at"])
             record_event(
                 action=Action.REVOKE_REQUESTED,
-                actor=actor,
-                request=request,
+                context=context,
                 grant=grant,
                 detail={**({"reason": reason} if reason else {}), **(detail or {})},
             )
-    return finish_revocation(grant_id=grant_id, actor=actor, request=request, detail=detail)
+    return finish_revocation(grant_id=grant_id, context=context, detail=detail)
 
 
 @sensitive_variables("token")
 def finish_revocation(
     *,
     grant_id: object,
-    actor: Any = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
     detail: dict[str, Any] | None = None,
 ) -> RevokeOutcome:
     """Revoke a REVOKING grant's refresh token at Zoho and wipe it; safe to repeat."""
@@ -94,8 +91,7 @@ def finish_revocation(
             grant.save(update_fields=["failure_count", "last_error", "updated_at"])
             record_event(
                 action=Action.REVOKE_FAILED,
-                actor=actor,
-                request=request,
+                context=context,
                 grant=grant,
                 outcome=AuditEvent.Outcome.FAILURE,
                 detail={"error": error.code, **extra},
@@ -104,8 +100,7 @@ def finish_revocation(
         _wipe(grant)
         record_event(
             action=Action.REVOKED,
-            actor=actor,
-            request=request,
+            context=context,
             grant=grant,
             detail={"zoho": note, **extra},
         )

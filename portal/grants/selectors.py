@@ -10,11 +10,12 @@ from django.http import Http404
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.audit import list_events, record_event
+from accounts.audit import AuditContext, list_events, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
 from portal.grants.status import GrantRow, grant_row
+from portal.grants.wording import event_label
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -45,14 +46,14 @@ def grant_for_user(user: object, grant_id: object) -> ZohoGrant:
     return grant
 
 
-def hide_grant(*, grant: ZohoGrant, actor: object) -> bool:
+def hide_grant(*, grant: ZohoGrant, context: AuditContext) -> bool:
     """Take a revoked grant off its owner's list (the row and its audit trail stay)."""
     with transaction.atomic():
         hidden = ZohoGrant.objects.filter(
             pk=grant.pk, status=ZohoGrant.Status.REVOKED, hidden_at__isnull=True
         ).update(hidden_at=timezone.now())
         if hidden:
-            record_event(action=AuditEvent.Action.HIDDEN, actor=actor, grant=grant)
+            record_event(action=AuditEvent.Action.HIDDEN, context=context, grant=grant)
     return bool(hidden)
 
 
@@ -80,25 +81,6 @@ def revoke_superseded_token(*, grant: ZohoGrant, ciphertext: bytes, actor: objec
     record_event(action=AuditEvent.Action.SUPERSEDED_TOKEN_REVOKED, actor=actor, grant=grant)
 
 
-EVENT_LABELS = {
-    AuditEvent.Action.CONNECT_STARTED: "Connection started",
-    AuditEvent.Action.CONNECTED: "Connected",
-    AuditEvent.Action.CONNECT_FAILED: "Connection failed",
-    AuditEvent.Action.RECONNECTED: "Reconnected",
-    AuditEvent.Action.SUPERSEDED_TOKEN_REVOKED: "Replaced token revoked at Zoho",
-    AuditEvent.Action.SUPERSEDED_TOKEN_REVOKE_FAILED: "Replaced token could not be revoked",
-    AuditEvent.Action.TESTED: "Connection tested",
-    AuditEvent.Action.REFRESHED: "Access token refreshed",
-    AuditEvent.Action.REFRESH_FAILED: "Refresh failed",
-    AuditEvent.Action.REVOKE_REQUESTED: "Revocation requested",
-    AuditEvent.Action.REVOKED: "Revoked",
-    AuditEvent.Action.REVOKE_FAILED: "Revocation not confirmed by Zoho yet",
-    AuditEvent.Action.HIDDEN: "Removed from the list",
-    AuditEvent.Action.WARNING_RAISED: "Warning shown",
-    AuditEvent.Action.WARNING_CLEARED: "Warning cleared",
-}
-
-
 @dataclass(frozen=True)
 class HistoryRow:
     at: datetime
@@ -117,6 +99,6 @@ def grant_history(*, grant: ZohoGrant, viewer_id: int, limit: int = 100) -> list
             who = "Desk Connect"
         else:
             who = "Another portal user or an administrator"
-        label = EVENT_LABELS.get(event.action, event.action)  # type: ignore[call-overload]
+        label = event_label(event.action) or event.action
         rows.append(HistoryRow(at=event.created_at, label=label, who=who, outcome=event.outcome))
     return rows

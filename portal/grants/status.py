@@ -8,30 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.conf import settings
-
 from portal.grants import lifecycle
+from portal.grants.wording import (
+    error_words,
+    rejection_words,
+    status_label,
+    warning_label,
+    warning_words,
+)
 from portal.models import ZohoGrant
 
 Status = ZohoGrant.Status
-
-ERROR_WORDS = {
-    "timeout": "Zoho did not answer in time.",
-    "connection_failed": "Zoho could not be reached.",
-    "tls_error": "Zoho's server certificate could not be verified.",
-    "throttled": "Zoho asked us to slow down (too many token requests).",
-    "malformed_response": "Zoho sent an answer we could not read.",
-    "response_too_large": "Zoho sent an unexpectedly large answer.",
-    "invalid_code": "Zoho no longer accepts this grant: it was revoked in Zoho, or replaced "
-    "because the Zoho user passed Zoho's limit of 20 connections per app.",
-    "invalid_grant": "Zoho no longer accepts this grant.",
-    "invalid_token": "Zoho no longer accepts this grant.",
-    "invalid_client": "The portal's Zoho client was changed or removed.",
-    "invalid_client_secret": "The portal's Zoho client secret was changed.",
-    "token_unreadable": "The stored token could not be decrypted.",
-    "invalid_oauth": "Zoho Desk rejected the access token.",
-    "scope_mismatch": "The grant lacks a permission Zoho Desk needs.",
-}
 
 ICONS = {
     "active": "✓",
@@ -72,13 +59,6 @@ class GrantRow:
     warning_text: str = ""
 
 
-def error_words(code: str) -> str:
-    """A plain sentence for a stored error code."""
-    if code.startswith("http_5"):
-        return "Zoho answered with a server error."
-    return ERROR_WORDS.get(code, "Zoho answered unexpectedly.") if code else ""
-
-
 def minutes_text(seconds: float) -> str:
     minutes = max(int(seconds // 60), 0)
     if minutes < 1:
@@ -98,7 +78,7 @@ def _status(grant: ZohoGrant, now: datetime) -> tuple[str, str]:
     if grant.status == Status.TROUBLE:
         return "trouble", f"{error_words(grant.last_error)} Retrying."
     if grant.status == Status.NEEDS_RECONNECT:
-        return "needs_reconnect", error_words(grant.last_error) or "Zoho rejected the grant."
+        return "needs_reconnect", rejection_words(grant.last_error)
     if grant.status == Status.REVOKING:
         return (
             "revoking",
@@ -109,50 +89,14 @@ def _status(grant: ZohoGrant, now: datetime) -> tuple[str, str]:
     return "revoked", f"Revoked on {when} by {who}."
 
 
-LABELS = {
-    "active": "Active",
-    "idle": "Idle",
-    "trouble": "Upstream trouble",
-    "needs_reconnect": "Needs reconnect",
-    "revoking": "Revoking",
-    "revoked": "Revoked",
-}
-
-
-WARNING_LABELS = {
-    ZohoGrant.Warning.REPEATED_FAILURES: "Warning: repeated failures",
-    ZohoGrant.Warning.TOKEN_CAP: "Warning: Zoho's connection limit is near",
-}
-
-
-def warning_words(kind: str) -> str:
-    """A plain explanation of an early warning (``ZohoGrant.Warning``); no names in it."""
-    if kind == ZohoGrant.Warning.REPEATED_FAILURES:
-        failures = int(settings.UPKEEP_WARNING_FAILURES)
-        hours = f"{float(settings.UPKEEP_WARNING_WINDOW_HOURS):g}"
-        return (
-            f"Zoho failed {failures} or more times within {hours} hours for this connection "
-            "(timeouts, server errors or throttling). It still works, but it may be about to "
-            "break. The warning goes away once it has worked without failing for that long."
-        )
-    if kind == ZohoGrant.Warning.TOKEN_CAP:
-        return (
-            "Zoho keeps at most 20 connections per Zoho user for this app, and this Zoho "
-            "account is close to that limit through Desk Connect (your connections and those of "
-            "anyone else using the same Zoho account). When a connection beyond 20 is made, Zoho "
-            "silently drops the oldest one first. Revoke connections of this Zoho account that "
-            "are no longer needed."
-        )
-    return ""
-
-
 def _warning(grant: ZohoGrant, live: bool) -> dict[str, str]:
-    if not live or grant.warning not in WARNING_LABELS:
+    label = warning_label(grant.warning)
+    if not live or not label:
         return {}
     since = f" Since {grant.warning_since:%d %b %Y, %H:%M} UTC." if grant.warning_since else ""
     return {
         "warning_key": grant.warning,
-        "warning_label": WARNING_LABELS[grant.warning],  # type: ignore[index]
+        "warning_label": label,
         "warning_text": warning_words(grant.warning) + since,
     }
 
@@ -171,7 +115,7 @@ def grant_row(grant: ZohoGrant, *, now: datetime) -> GrantRow:
         data_centre=grant.data_centre.upper(),
         scopes=[scope for scope in grant.scope.split(",") if scope],
         status_key=key,
-        status_label=LABELS[key],
+        status_label=status_label(key),
         status_icon=ICONS[key],
         status_detail=detail,
         connected_at=grant.connected_at,

@@ -374,19 +374,3 @@ def mark_rejected(*, grant_id: object, error: zoho.ZohoError) -> None:
 def force_refresh(*, grant_id: object) -> IssuedToken:
     """Refresh now (single-flight); :class:`RefreshTooSoon` within a minute of the last one."""
     return get_access_token(grant_id=grant_id, force_refresh=True)
-
-
-ERROR_MESSAGES = {
-    "needs_reconnect": "Zoho no longer accepts this grant; reconnect it.",
-    "revoking": "This connection is being revoked; no token is handed out.",
-    "revoked": "This connection was revoked.",
-    OWNER_INACTIVE: "The owner of this connection is deactivated; no token is handed out.",
-    "busy": "Another request is refreshing this connection; try again in a moment.",
-    "upstream_unavailable": "Zoho could not give us a fresh token just now; we will retry.",
-    "token_unreadable": "The stored token could not be decrypted; reconnect this account.",
-}
-
-
-def error_message(error: GrantError) -> str:
-    """Plain words for a :class:`GrantError`."""
-    return ERROR_MESSAGES.get(error.code, "The connection cannot be used just now.")

@@ -3,16 +3,19 @@
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.audit import AuditContext
 from portal.csp import allow_zoho_form_targets
-from portal.grants import connect, selectors, tokens
+from portal.grants import selectors, tokens
 from portal.grants.checkup import check_connection
 from portal.grants.revocation import RevokeOutcome, revoke_grant
 from portal.grants.status import grant_row, minutes_text
+from portal.grants.wording import refusal_message
+from portal.pages.views import redirect_to_zoho
 
 
 @allow_zoho_form_targets
@@ -39,14 +42,9 @@ def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     try:
         issued = tokens.force_refresh(grant_id=grant.pk)
     except tokens.RefreshTooSoon as error:
-        wait = error.retry_after or 1
-        messages.info(
-            request,
-            f"Already refreshed moments ago: the current token is fine. You can refresh again "
-            f"in {wait} second{'s' if wait != 1 else ''}.",
-        )
+        messages.info(request, refusal_message(error.code, retry_after=error.retry_after or 1))
     except tokens.GrantError as error:
-        messages.error(request, tokens.error_message(error))
+        messages.error(request, refusal_message(error.code))
     else:
         left = minutes_text((issued.expires_at - timezone.now()).total_seconds())
         verb = "Refreshed" if issued.refreshed else "Already refreshed moments ago"
@@ -58,7 +56,7 @@ def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 def grant_reconnect(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     region = "cn" if grant.data_centre == "cn" else "global"
-    return HttpResponseRedirect(connect.start_connect(request=request, region=region, grant=grant))
+    return redirect_to_zoho(request, region=region, grant=grant)
 
 
 @require_http_methods(["GET", "POST"])
@@ -67,7 +65,7 @@ def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     row = grant_row(grant, now=timezone.now())
     if request.method == "GET" or not row.can_revoke:
         return render(request, "portal/grant_revoke.html", {"row": row})
-    outcome = revoke_grant(grant_id=grant.pk, actor=request.user, request=request)
+    outcome = revoke_grant(grant_id=grant.pk, context=AuditContext.from_request(request))
     if outcome == RevokeOutcome.REVOKED:
         messages.success(request, "Revoked. Zoho confirmed, and the stored tokens were deleted.")
     else:
@@ -82,7 +80,8 @@ def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 @require_POST
 def grant_hide(request: HttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
-    if selectors.hide_grant(grant=grant, actor=request.user):
+    # Hiding has always been audited with the owner only, no address or user agent.
+    if selectors.hide_grant(grant=grant, context=AuditContext(actor=request.user)):
         messages.success(request, "Removed from your list. Its history is kept.")
     else:
         messages.error(request, "Only revoked connections can be removed from the list.")

@@ -10,10 +10,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.audit import AuditContext
 from accounts.ratelimit import limit_requests
 from portal import health
 from portal.csp import allow_zoho_form_targets
 from portal.grants import connect, selectors
+from portal.grants.wording import connect_failure
+from portal.models import ZohoGrant
 from portal.pages.forms import CallbackForm, ConnectForm
 
 
@@ -37,7 +40,22 @@ def connect_start(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose where your Zoho account lives, then connect.")
         return redirect("portal:connections")
-    url = connect.start_connect(request=request, region=form.cleaned_data["region"])
+    return redirect_to_zoho(request, region=form.cleaned_data["region"])
+
+
+def redirect_to_zoho(
+    request: HttpRequest, *, region: str, grant: ZohoGrant | None = None
+) -> HttpResponse:
+    """Start connecting (or reconnecting ``grant``) and send the browser to Zoho."""
+    if not request.session.session_key:
+        request.session.save()  # the callback is matched to this session's key
+    url = connect.start_connect(
+        context=AuditContext.from_request(request),
+        user=request.user,
+        session_key=request.session.session_key or "",
+        region=region,
+        grant=grant,
+    )
     return HttpResponseRedirect(url)
 
 
@@ -54,12 +72,15 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _clean_redirect(reverse("accounts:login"))
     form = CallbackForm.from_query(request.GET)
     if not form.is_valid():
-        request.session["connect_failure"] = (
-            "The answer from Zoho was not valid. Please start again."
-        )
+        request.session["connect_failure"] = connect_failure("invalid_callback")
         return _clean_redirect(reverse("portal:connect_failed"))
     try:
-        result = connect.finish_connect(request=request, params=form.params())
+        result = connect.finish_connect(
+            context=AuditContext.from_request(request),
+            user=request.user,
+            session_key=request.session.session_key or "",
+            params=form.params(),
+        )
     except connect.ConnectFailed as failure:
         if failure.reason == "used":
             messages.info(request, failure.message)

@@ -10,13 +10,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
 from django.db import DatabaseError
-from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.audit import AuditContext
 from portal.grants import owner_alerts
 from portal.grants.revocation import RevokeOutcome, revoke_grant
 from portal.grants.status import grant_row
@@ -104,13 +103,13 @@ def grants_to_revoke(grant_ids: Sequence[UUID]) -> list[TargetGrant]:
 
 
 def revoke_grants_as_staff(
-    *, grant_ids: Sequence[UUID], actor: Any, reason: str, request: HttpRequest | None = None
+    *, grant_ids: Sequence[UUID], reason: str, context: AuditContext
 ) -> list[StaffRevokeResult]:
-    """Revoke each grant for ``actor`` with ``reason``; email the owners; report each outcome."""
+    """Revoke each grant for ``context.actor`` with ``reason``; email the owners; report each."""
     targets = grants_to_revoke(grant_ids)
     results, told = [], []
     for target in targets:
-        outcome = _revoke_one(target, actor, reason, request)
+        outcome = _revoke_one(target, reason, context)
         results.append(StaffRevokeResult(target, outcome, OUTCOME_LABELS[outcome]))
         if outcome in (StaffRevokeOutcome.REVOKED, StaffRevokeOutcome.PENDING):
             told.append(target.id)
@@ -119,9 +118,7 @@ def revoke_grants_as_staff(
     return results
 
 
-def _revoke_one(
-    target: TargetGrant, actor: Any, reason: str, request: HttpRequest | None
-) -> StaffRevokeOutcome:
+def _revoke_one(target: TargetGrant, reason: str, context: AuditContext) -> StaffRevokeOutcome:
     if target.is_revoked:
         return StaffRevokeOutcome.ALREADY_REVOKED
     detail = {
@@ -133,8 +130,7 @@ def _revoke_one(
     try:
         outcome = revoke_grant(
             grant_id=target.id,
-            actor=actor,
-            request=request,
+            context=context,
             reason=reason,
             revoked_by=ADMINISTRATOR,
             detail=detail,

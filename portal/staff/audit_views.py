@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.audit import event_page, list_events, record_event
+from accounts.audit import AuditContext, event_page, list_events, record_event
 from accounts.models import AuditEvent
 from portal.staff.access import VIEW_AUDIT_LOG, staff_permission_required
 from portal.staff.audit_export import csv_stream, jsonl_stream
@@ -73,7 +73,7 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
         return render(request, "portal/staff/audit.html", context, status=400)
     record_event(
         action=AuditEvent.Action.AUDIT_EXPORTED,
-        request=request,
+        context=AuditContext.from_request(request),
         detail={"format": kind, "filters": form.described()},
     )
     events = list_events(**form.filters())

@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from portal.grants.wording import status_label
 from portal.models import ZohoGrant
 from portal.zoho.datacentres import ZOHO_DEFAULTS
 
@@ -53,7 +54,7 @@ class FleetOverview:
 def fleet_overview(*, now: datetime, status_counts: dict[str, int]) -> FleetOverview:
     """The overview's figures; ``status_counts`` is grants per status key (upkeep report)."""
     by_status = [
-        Figure(key, label, status_counts.get(key, 0)) for key, label in ZohoGrant.Status.choices
+        Figure(key, status_label(key), status_counts.get(key, 0)) for key in ZohoGrant.Status.values
     ]
     by_status += [
         Figure(key, key, count)

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 
 from portal.grants.keyset import CURSOR_MAX_LENGTH
+from portal.grants.wording import STATUS_LABELS, WARNING_LABELS
 from portal.models import ZohoGrant
 from portal.staff.actions import MAX_BATCH
 from portal.staff.grant_search import SORT_LABELS, SORTS, WARNING_ANY, WARNING_NONE, GrantQuery
@@ -30,7 +31,10 @@ class GrantSearchForm(forms.Form):
         label="Search",
         help_text="Owner or Zoho email (start of it), organization name or id, or a grant id.",
     )
-    status = forms.ChoiceField(required=False, choices=[("", "Any"), *ZohoGrant.Status.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), *((key, STATUS_LABELS[key]) for key in ZohoGrant.Status.values)],
+    )
     dc = forms.ChoiceField(required=False, label="Data centre", choices=_dc_choices)
     warning = forms.ChoiceField(
         required=False,
@@ -38,7 +42,7 @@ class GrantSearchForm(forms.Form):
             ("", "Any"),
             (WARNING_ANY, "With a warning"),
             (WARNING_NONE, "Without a warning"),
-            *[choice for choice in ZohoGrant.Warning.choices if choice[0]],
+            *WARNING_LABELS.items(),
         ],
     )
     refreshed_after = forms.DateField(required=False, label="Refreshed on or after")

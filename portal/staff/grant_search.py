@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from accounts.audit import list_events
 from portal.grants.keyset import Seek
-from portal.grants.selectors import EVENT_LABELS
 from portal.grants.status import GrantRow, grant_row
+from portal.grants.wording import event_label, warning_label
 from portal.models import REFRESHED_SORT_KEY, ZohoGrant
 
 PAGE_SIZE = 50
@@ -210,7 +210,7 @@ def _staff_row(grant: ZohoGrant, now: datetime) -> StaffGrantRow:
         owner_id=grant.user_id,
         owner_email=grant.user.email,
         owner_is_active=grant.user.is_active,
-        warning_label=grant.get_warning_display() if grant.warning else "",
+        warning_label=warning_label(grant.warning),
         created_at=grant.created_at,
     )
 
@@ -259,7 +259,7 @@ def grant_history_page(grant_id: UUID, cursor: list[Any] | None) -> HistoryPage:
         HistoryEntry(
             at=event.created_at,
             action=event.action,
-            label=EVENT_LABELS.get(event.action, ""),  # type: ignore[call-overload]
+            label=event_label(event.action),
             actor=event.actor_repr or "Desk Connect",
             outcome=event.outcome,
             details=[(str(key), str(value)) for key, value in sorted(event.detail.items())],

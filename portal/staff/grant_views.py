@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.audit import AuditContext
 from portal.staff.access import (
     REVOKE_ANY_GRANT,
     VIEW_ALL_GRANTS,
@@ -91,7 +92,9 @@ def grants_revoke(request: HttpRequest) -> HttpResponse:
         status = 400 if form.errors else 200
         return render(request, "portal/staff/grants_revoke.html", context, status=status)
     results = revoke_grants_as_staff(
-        grant_ids=ids, actor=request.user, reason=form.cleaned_data["reason"], request=request
+        grant_ids=ids,
+        reason=form.cleaned_data["reason"],
+        context=AuditContext.from_request(request),
     )
     context["results"] = results
     context["any_failed"] = any(r.outcome == StaffRevokeOutcome.FAILED for r in results)

@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.audit import AuditContext
 from accounts.deactivation import DeactivationRefused, deactivate_user, reactivate_user
 from accounts.models import User
 from portal.staff.access import MANAGE_USERS, staff_permission_required
@@ -46,7 +47,9 @@ def _user_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     act = deactivate_user if action == "deactivate" else reactivate_user
     try:
         changed = act(
-            user_id=user.pk, actor=request.user, reason=form.cleaned_data["reason"], request=request
+            user_id=user.pk,
+            reason=form.cleaned_data["reason"],
+            context=AuditContext.from_request(request),
         )
     except DeactivationRefused as refused:
         messages.error(request, str(refused))
