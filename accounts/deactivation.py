@@ -1,4 +1,4 @@
-"""Deactivating and reactivating portal users (staff action, SC-11).
+"""Deactivating and reactivating portal users (a staff action).
 
 Deactivation ends every session of the user at once and, because the token service and the
 token API check the owner's ``is_active`` on every hand-out, their grants stop handing out

@@ -165,7 +165,7 @@ class AuditEvent(models.Model):
 
 
 class RateCounter(models.Model):
-    """Hits on one rate-limit key in one fixed window; shared by every process (SC-10)."""
+    """Hits on one rate-limit key in one fixed window; shared by every process."""
 
     key = models.CharField(max_length=200)
     window_start = models.DateTimeField()
@@ -183,7 +183,7 @@ class RateCounter(models.Model):
 
 class UserSession(AbstractBaseSession):
     """A database session that also records whose it is, so all of a user's sessions can be
-    ended with one indexed DELETE (SC-11) instead of decoding every session in the table."""
+    ended with one indexed DELETE instead of decoding every session in the table."""
 
     user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 

@@ -1,7 +1,7 @@
 """The session engine: Django's database sessions, with the signed-in user's id on each row.
 
 Selected by ``SESSION_ENGINE = "accounts.sessions"``. Ending every session of one user
-(deactivation, SC-11) is then ``UserSession.objects.filter(user_id=...).delete()``.
+(deactivation) is then ``UserSession.objects.filter(user_id=...).delete()``.
 """
 
 from typing import TYPE_CHECKING, Any

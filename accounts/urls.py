@@ -6,7 +6,7 @@ from django.urls import path, reverse_lazy
 from accounts import views
 from accounts.ratelimit import limit_requests
 
-# Brute force (SC-09): per client IP, shared by every process through PostgreSQL.
+# Brute force: per client IP, shared by every process through PostgreSQL.
 LOGIN_LIMIT = limit_requests(("login", 20, timedelta(minutes=5)))
 RESET_LIMIT = limit_requests(("password-reset", 10, timedelta(minutes=15)))
 

@@ -102,8 +102,8 @@ class ZohoGrant(models.Model):
             models.Index(
                 fields=["created_at", "id"], condition=~Q(warning=""), name="grant_warned_created"
             ),
-            # More live in migration 0008 as SQL, because they need an operator class or GIN
-            # (GinIndex and OpClass would need django.contrib.postgres installed):
+            # More live in migration 0007_staff_grant_indexes as SQL, because they need an
+            # operator class or GIN (GinIndex and OpClass would need django.contrib.postgres):
             # grant_zoho_email_prefix on lower(zoho_email) text_pattern_ops (LIKE 'x%' under
             # a non-C collation), grant_orgs_path on organizations jsonb_path_ops, and
             # grant_organization_words on the column organization_words, which PostgreSQL

@@ -1,5 +1,5 @@
 """Telling people about their grants by email: Needs reconnect, revocations given up, and
-early warnings (``portal.early_warning``).
+early warnings (``portal.grants.early_warning``).
 
 An owner hears once per Needs-reconnect episode: ``alerted_at`` is compared with the time
 the status last changed, so a grant is announced again only after it recovered and failed
@@ -101,7 +101,7 @@ def _title(grant: ZohoGrant) -> str:
 def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
     """Tell the owner that a grant which still works shows an early warning.
 
-    Called by ``portal.early_warning`` once per raised warning, inside the grant's lock (a
+    Called by ``portal.grants.early_warning`` once per raised warning, inside the grant's lock (a
     failed send rolls the raise back, so it is tried again at the next evaluation).
     """
     extra = {

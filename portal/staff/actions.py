@@ -1,9 +1,9 @@
-"""Staff revoking any grants, with a reason (AC-05).
+"""Staff revoking any grants, with a reason.
 
-Each grant goes through :func:`portal.revocation.revoke_grant`, exactly as its owner's own
+Each grant goes through :func:`portal.grants.revocation.revoke_grant`, exactly as its owner's own
 revocation does (Revoking, then Revoked once Zoho confirms), with the staff member as actor.
 Every audit event of that revocation carries the reason and the owner, and the REVOKING mark
-commits with its audit row or not at all (DB-07). Owners are told by email, once each.
+commits with its audit row or not at all. Owners are told by email, once each.
 """
 
 import logging
@@ -136,7 +136,7 @@ def _revoke_one(target: TargetGrant, reason: str, context: AuditContext) -> Staf
             detail=detail,
         )
     except DatabaseError:
-        # Each step's change and its audit row were rolled back together (DB-07). If the
+        # Each step's change and its audit row were rolled back together. If the
         # first step (REVOKING, its audit row) had committed, hand-out is stopped and the
         # worker finishes the revocation; otherwise nothing changed.
         logger.exception("staff revocation of grant %s failed", target.id)

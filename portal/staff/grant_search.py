@@ -1,10 +1,10 @@
 """Selectors for the staff grant pages: search, filters, keyset pages, one grant's history.
 
 Every page is one query on ``portal_zohogrant`` (joined to its owner; a search adds one),
-whatever the table's size, served by the indexes of migration 0008: a btree per sort order,
-``lower(email)`` and ``lower(zoho_email)`` btrees for email prefixes, a GIN index over the
-organizations' words (names and ids). The search is written in SQL so that each branch
-matches its index."""
+whatever the table's size, served by the indexes of migration 0007_staff_grant_indexes: a
+btree per sort order, ``lower(email)`` and ``lower(zoho_email)`` btrees for email prefixes, a
+GIN index over the organizations' words (names and ids). The search is written in SQL so
+that each branch matches its index."""
 
 import re
 from dataclasses import dataclass
