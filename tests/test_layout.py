@@ -28,7 +28,14 @@ ALLOWED: dict[str, set[str]] = {
     "portal.demo": {"accounts", "portal.zoho", "portal.crypto", "portal.models"},
     "portal.api": {"accounts", "portal.grants", "portal.crypto", "portal.models"},
     "portal.upkeep": {"accounts", "portal.grants", "portal.models"},
-    "portal.pages": {"accounts", "portal.grants", "portal.zoho", "portal.csp", "portal.health"},
+    "portal.pages": {
+        "accounts",
+        "portal.grants",
+        "portal.zoho",
+        "portal.models",
+        "portal.csp",
+        "portal.health",
+    },
     "portal.staff": {
         "accounts",
         "portal.grants",

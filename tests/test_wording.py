@@ -37,6 +37,7 @@ REFUSAL_CODES = {
     tokens.OWNER_INACTIVE,
     tokens.GrantUnavailable.code,
     tokens.GrantBusy.code,
+    tokens.RefreshTooSoon.code,
     "token_unreadable",
 }
 
