@@ -1,10 +1,16 @@
 """The cast and tools shared by the suite."""
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import pytest
 
 from accounts.models import User
 from tests.cast import EU, GRANT_ACCESS_TOKEN, GRANT_REFRESH_TOKEN, PASSWORD
 from tests.portal_browser import PortalBrowser
+
+if TYPE_CHECKING:
+    from portal.models import ZohoGrant
 
 
 @pytest.fixture
@@ -21,34 +27,42 @@ def make_user(db):
 
 
 @pytest.fixture
-def alice(make_user) -> User:
+def alice(make_user: Callable[..., User]) -> User:
     return make_user("alice@example.com", first_name="Alice")
 
 
 @pytest.fixture
-def bob(make_user) -> User:
+def bob(make_user: Callable[..., User]) -> User:
     return make_user("bob@example.com", first_name="Bob")
 
 
 @pytest.fixture
-def staff(make_user) -> User:
+def staff(make_user: Callable[..., User]) -> User:
     return make_user("staff@example.com", is_staff=True)
 
 
-@pytest.fixture
-def make_grant(db, alice):
-    """Build a grant in code (no Zoho involved) with known token values for leak checks."""
-    from datetime import timedelta
+class GrantMaker:
+    """``make_grant(**overrides)``: a saved grant of ``owner``'s unless ``user`` is given; the
+    plain tokens it encrypts into every grant are ``make_grant.refresh_token`` and
+    ``make_grant.access_token``."""
 
-    from django.utils import timezone
+    refresh_token = GRANT_REFRESH_TOKEN
+    access_token = GRANT_ACCESS_TOKEN
 
-    from portal.crypto import encrypt_token
-    from portal.models import ZohoGrant
+    def __init__(self, owner: User) -> None:
+        self.owner = owner
 
-    def make(**overrides) -> ZohoGrant:
+    def __call__(self, **overrides: Any) -> "ZohoGrant":
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from portal.crypto import encrypt_token
+        from portal.models import ZohoGrant
+
         now = timezone.now()
         grant = ZohoGrant(
-            user=overrides.pop("user", alice),
+            user=overrides.pop("user", self.owner),
             data_centre="eu",
             accounts_server="http://127.0.0.1:8000/sandbox/eu/accounts",
             desk_base_url="http://127.0.0.1:8000/sandbox/eu/desk/api/v1",
@@ -69,9 +83,11 @@ def make_grant(db, alice):
         grant.save()
         return grant
 
-    make.refresh_token = GRANT_REFRESH_TOKEN
-    make.access_token = GRANT_ACCESS_TOKEN
-    return make
+
+@pytest.fixture
+def make_grant(db: None, alice: User) -> GrantMaker:
+    """Build a grant in code (no Zoho involved) with known token values for leak checks."""
+    return GrantMaker(alice)
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ class SandboxControl:
         return self._post("/control/faults", {**body, "params": params})
 
     def faults(self) -> list[dict[str, Any]]:
-        return self._get("/control/faults")["faults"]
+        return _records(self._get("/control/faults"), "faults")
 
     def clear_faults(self) -> None:
         self._post("/control/faults/clear")
@@ -81,29 +81,34 @@ class SandboxControl:
             for name, value in filters.items()
             if value is not None
         }
-        return self._get("/control/requests", params=params)["requests"]
+        return _records(self._get("/control/requests", params=params), "requests")
 
     def clients(self) -> list[dict[str, Any]]:
         """Registered clients (never a secret); asking makes sure the portal's own is known."""
-        return self._get("/control/clients")["clients"]
+        return _records(self._get("/control/clients"), "clients")
 
     def users(self) -> list[dict[str, Any]]:
         """The seeded Zoho users with their Desk organizations."""
-        return self._get("/control/users")["users"]
+        return _records(self._get("/control/users"), "users")
 
     def user(self, *, dc: str) -> dict[str, Any]:
         """The first seeded user living in ``dc``."""
         return next(user for user in self.users() if user["dc"] == dc)
 
-    def grants(self, *, zuid: str | None = None, client_id: str | None = None) -> list[dict]:
+    def grants(
+        self, *, zuid: str | None = None, client_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Issued refresh tokens (masked), newest first."""
         params = {k: v for k, v in {"zuid": zuid, "client_id": client_id}.items() if v}
-        return self._get("/control/grants", params=params)["grants"]
+        return _records(self._get("/control/grants", params=params), "grants")
 
     def revoke_user_grants(self, zuid: str, *, client_id: str | None = None) -> int:
         """The user revokes the client in Zoho (the portal's client unless ``client_id``)."""
         body = {"client_id": client_id} if client_id else {}
-        return self._post(f"/control/users/{zuid}/revoke", body)["revoked"]
+        revoked = self._post(f"/control/users/{zuid}/revoke", body)["revoked"]
+        if not isinstance(revoked, int):
+            raise SandboxError("revoke answered no count", body=repr(revoked))
+        return revoked
 
     def settings(self) -> dict[str, Any]:
         return self._get("/control/settings")
@@ -175,18 +180,29 @@ class SandboxControl:
             return response.headers["location"]
         raise SandboxError(message, status=response.status_code, body=response.text)
 
-    def _get(self, path: str, *, params: dict[str, str] | None = None) -> Any:
+    def _get(self, path: str, *, params: dict[str, str] | None = None) -> dict[str, Any]:
         response = httpx2.get(f"{self.base_url}{path}", params=params, timeout=self.timeout)
         return self._checked(response)
 
-    def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = httpx2.post(f"{self.base_url}{path}", json=body or {}, timeout=self.timeout)
         return self._checked(response)
 
     @staticmethod
-    def _checked(response: httpx2.Response) -> Any:
+    def _checked(response: httpx2.Response) -> dict[str, Any]:
         if response.status_code >= 400:
             raise SandboxError(
                 "control call failed", status=response.status_code, body=response.text
             )
-        return response.json()
+        payload = response.json()
+        if not isinstance(payload, dict):
+            raise SandboxError("control call answered no JSON object", body=response.text)
+        return payload
+
+
+def _records(payload: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """``payload[key]``, which the control API always answers as a list of JSON objects."""
+    records = payload[key]
+    if not isinstance(records, list):
+        raise SandboxError(f"control call answered no list of {key}", body=repr(payload)[:500])
+    return records

@@ -159,7 +159,7 @@ def test_password_reset_email_link_sets_a_new_password(client, alice):
     response = client.post(reverse("accounts:password_reset"), {"email": "Alice@Example.com"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
-    link = re.search(r"http://testserver(/accounts/password/reset/\S+)", mail.outbox[0].body)
+    link = re.search(r"http://testserver(/accounts/password/reset/\S+)", str(mail.outbox[0].body))
     assert link
     form_page = client.get(link.group(1), follow=True)
     assert form_page.status_code == 200

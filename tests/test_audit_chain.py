@@ -96,7 +96,8 @@ def test_appending_never_scans_the_whole_log_even_when_statistics_say_it_is_tiny
                 "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
                 " WHERE relname = 'accounts_auditevent'"
             )
-            return cursor.fetchone()
+            seq_scans, idx_scans = cursor.fetchone()
+            return int(seq_scans), int(idx_scans)
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE accounts_auditevent")
@@ -246,7 +247,8 @@ def chain_lock_held() -> bool:
             " AND objid = %s AND pid = pg_backend_pid()",
             [CHAIN_LOCK],
         )
-        return cursor.fetchone()[0] > 0
+        (held,) = cursor.fetchone()
+        return int(held) > 0
 
 
 def test_an_owner_alert_is_mailed_before_the_audit_lock_is_taken(settings, make_grant):

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -297,7 +298,7 @@ def test_double_submitted_callback_exchanges_the_code_once(portal, sandbox, alic
     second = Client()
     second.cookies = portal.client.cookies
     browsers = [portal, PortalBrowser(second, sandbox)]
-    assert race([lambda b=b: b.callback(callback_url) for b in browsers]).errors == []
+    assert race([partial(b.callback, callback_url) for b in browsers]).errors == []
     assert len(token_calls(sandbox)) == 1
     assert ZohoGrant.objects.filter(user=alice).count() == 1
 

@@ -18,6 +18,7 @@ from portal.models import ZohoGrant
 from portal.upkeep import sweeps
 from tests.cast import EU
 from tests.leaks import assert_no_leak
+from tests.mail_parts import html_part
 from tests.portal_browser import PortalBrowser
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +43,7 @@ def secrets_of(grant):
 
 
 def mail_texts():
-    return [part for m in mail.outbox for part in (m.subject, m.body, m.alternatives[0][0])]
+    return [part for m in mail.outbox for part in (m.subject, m.body, html_part(m))]
 
 
 def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
@@ -70,8 +71,8 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
     message = mail.outbox[0]
     assert message.to == ["alice@example.com"] and "warning" in message.subject.lower()
     assert "Zoho failed 3 times for this connection in the last 24 hours" in message.body
-    html, mimetype = message.alternatives[0]
-    assert mimetype == "text/html" and f"/connections/{connected.pk}/" in html
+    html = html_part(message)
+    assert f"/connections/{connected.pk}/" in html
     body = portal.client.get("/connections/").content.decode()
     assert "Warning: repeated failures" in body and 'class="status status-warning"' in body
     assert (
@@ -201,7 +202,7 @@ def test_hostile_names_are_escaped_in_the_warning_page_and_email(portal, sandbox
         body = portal.client.get(url).content.decode()
         assert "Warning: repeated failures" in body
         assert "<script>alert('org')</script>" not in body and "<img src=x" not in body
-    html = mail.outbox[0].alternatives[0][0]
+    html = html_part(mail.outbox[0])
     assert "&lt;script&gt;alert(" in html
     assert "<script>" not in html and "<img src=x" not in html
 

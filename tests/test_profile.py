@@ -2,9 +2,15 @@
 
 import pytest
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 
 pytestmark = pytest.mark.django_db
+
+
+def stored_alert_emails(user: User) -> bool:
+    """The user's choice as the database holds it now."""
+    user.refresh_from_db()
+    return user.has_alert_emails
 
 
 def test_profile_page_turns_alert_emails_off_and_on(client, alice):
@@ -12,11 +18,9 @@ def test_profile_page_turns_alert_emails_off_and_on(client, alice):
     assert 'name="has_alert_emails"' in client.get("/accounts/profile/").content.decode()
     response = client.post("/accounts/profile/", {})
     assert response.status_code == 302
-    alice.refresh_from_db()
-    assert alice.has_alert_emails is False
+    assert stored_alert_emails(alice) is False
     client.post("/accounts/profile/", {"has_alert_emails": "on"})
-    alice.refresh_from_db()
-    assert alice.has_alert_emails is True
+    assert stored_alert_emails(alice) is True
     changes = AuditEvent.objects.filter(action="user.alert_emails_changed", actor_id=alice.pk)
     assert [event.detail for event in changes.order_by("id")] == [
         {"enabled": False},

@@ -63,6 +63,7 @@ def test_grants_are_consistent_with_their_status(debug):
     assert not revoked.filter(refresh_token_encrypted__isnull=False).exists()
     assert not revoked.filter(revoked_at__isnull=True).exists()
     live = ZohoGrant.objects.exclude(status=ZohoGrant.Status.REVOKED).first()
+    assert live is not None and live.refresh_token_encrypted is not None
     token = decrypt_token(live.refresh_token_encrypted, context=str(live.pk))
     assert token.startswith("1000.")
     org = live.organizations[0]
@@ -76,6 +77,7 @@ def test_events_are_inserted_oldest_first_over_ninety_days(debug):
     assert times == sorted(times)
     assert (times[-1] - times[0]).days >= 60
     revocation = AuditEvent.objects.filter(action="grant.revoked").first()
+    assert revocation is not None
     assert revocation.detail["reason"]
     assert revocation.grant_id is not None and revocation.actor_id is not None
 
@@ -119,13 +121,11 @@ def test_events_carry_their_owner(debug):
     grants = dict(ZohoGrant.objects.values_list("id", "user_id"))
     on_grants = AuditEvent.objects.filter(grant_id__isnull=False)
     assert on_grants.exists()
-    assert all(
-        owner == grants[grant] for grant, owner in on_grants.values_list("grant_id", "owner_id")
-    )
+    for grant, owner in on_grants.values_list("grant_id", "owner_id"):
+        assert grant is not None and owner == grants[grant]
     emails = dict(User.objects.values_list("id", "email"))
-    assert all(
-        emails[owner] == text for owner, text in on_grants.values_list("owner_id", "owner_repr")
-    )
+    for owner, text in on_grants.values_list("owner_id", "owner_repr"):
+        assert owner is not None and emails[owner] == text
     service_keys = AuditEvent.objects.filter(action__startswith="service_key.")
     assert service_keys.exists()
     assert not service_keys.filter(owner_id__isnull=False).exists()

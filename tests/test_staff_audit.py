@@ -150,7 +150,9 @@ def test_paging_keeps_the_filters(auditor_client):
         AuditEvent(action=Action.CHECKED if n % 2 else Action.TESTED) for n in range(130)
     )
     page = auditor_client.get("/staff/audit/?action=grant.checked").content.decode()
-    older = re.search(r'href="(\?[^"]*before=\d+[^"]*)"', page)[1].replace("&amp;", "&")
+    link = re.search(r'href="(\?[^"]*before=\d+[^"]*)"', page)
+    assert link is not None
+    older = link[1].replace("&amp;", "&")
     assert "action=grant.checked" in older
     response = auditor_client.get(f"/staff/audit/{older}")
     assert len(seqs(response)) == 15

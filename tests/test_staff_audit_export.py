@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -28,6 +29,7 @@ def download(client, url: str) -> tuple[StreamingHttpResponse, str]:
     response = client.get(url, REMOTE_ADDR="192.0.2.7")
     assert response.status_code == 200
     assert isinstance(response, StreamingHttpResponse)
+    assert isinstance(response.streaming_content, Iterator)  # streamed from a sync generator
     return response, b"".join(response.streaming_content).decode()
 
 

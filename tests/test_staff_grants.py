@@ -14,6 +14,7 @@ from portal.models import REFRESHED_SORT_KEY, ZohoGrant
 from portal.staff.grant_search import SORTS
 from tests.cast import EU
 from tests.leaks import assert_no_leak
+from tests.mail_parts import html_part
 from tests.staff_permissions import assert_permission_matrix, client_for, give
 
 pytestmark = pytest.mark.django_db
@@ -159,8 +160,10 @@ def test_a_cursor_from_another_sort_is_refused(viewer, make_grant):
         make_grant(zoho_user_id=str(number))
     client = client_for(viewer)
     link = next_link(client.get("/staff/grants/").content.decode())
-    cursor = re.search(r"cursor=([^&]+)", link).group(1)
-    response = client.get(f"/staff/grants/?sort=owner&cursor={cursor}")
+    assert link is not None
+    cursor = re.search(r"cursor=([^&]+)", link)
+    assert cursor is not None
+    response = client.get(f"/staff/grants/?sort=owner&cursor={cursor.group(1)}")
     assert response.status_code == 400 and "page link is not valid" in response.content.decode()
 
 
@@ -178,7 +181,8 @@ def test_keyset_pages_walk_every_grant_once_in_order(viewer, make_grant, make_us
             created_at=now - timedelta(seconds=number // 2), last_refreshed_at=refreshed
         )
     client = client_for(viewer)
-    seen, url = [], f"/staff/grants/?sort={sort}"
+    seen: list[str] = []
+    url: str | None = f"/staff/grants/?sort={sort}"
     while url:
         body = client.get(url).content.decode()
         seen += grant_ids(body)
@@ -236,10 +240,13 @@ def test_detail_shows_metadata_and_full_history_but_no_token(viewer, make_grant)
     assert "alice@example.com" in body and "Example Support" in body and "20000001" in body
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;" in body
     assert body.count("grant.tested") == 50
-    older = re.search(r'href="(\?cursor=[^"]+)" rel="next"', body).group(1)
-    rest = client.get(f"/staff/grants/{grant.pk}/{older}").content.decode()
+    older = re.search(r'href="(\?cursor=[^"]+)" rel="next"', body)
+    assert older is not None
+    rest = client.get(f"/staff/grants/{grant.pk}/{older.group(1)}").content.decode()
     assert rest.count("grant.tested") == 10
-    ciphertext = bytes(ZohoGrant.objects.get(pk=grant.pk).refresh_token_encrypted).decode()
+    stored_token = ZohoGrant.objects.get(pk=grant.pk).refresh_token_encrypted
+    assert stored_token is not None
+    ciphertext = bytes(stored_token).decode()
     assert ciphertext not in body
     assert_no_leak([make_grant.refresh_token, make_grant.access_token], body, rest)
 
@@ -394,7 +401,7 @@ def test_staff_revoke_goes_through_zoho_audits_and_tells_the_owner(
     message = mail.outbox[0]
     assert message.to == ["alice@example.com"] and "administrator" in message.subject
     assert "Example Support" in message.body and stored in message.body
-    html = message.alternatives[0][0]
+    html = html_part(message)
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
     # The owner's dashboard says an administrator revoked it, not who.
     dashboard = portal.client.get("/connections/").content.decode()

@@ -61,7 +61,9 @@ def test_a_created_key_is_shown_once_works_and_never_leaks(keeper, make_grant, c
     )
     body = response.content.decode()
     assert response.status_code == 201 and "no-store" in response["Cache-Control"]
-    raw_key = KEY.search(body).group(0)
+    found = KEY.search(body)
+    assert found is not None
+    raw_key = found.group(0)
     key = ServiceKey.objects.get()
     assert key.name == "desk app <prod>" and key.created_by_id == keeper.pk
     assert key.expires_at is not None and raw_key.startswith(f"dck_{key.prefix}_")

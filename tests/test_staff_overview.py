@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.audit import record_event
@@ -54,7 +55,7 @@ def svgs(body: str) -> list[ET.Element]:
     return [ET.fromstring(match) for match in re.findall(r"<svg .*?</svg>", body, re.DOTALL)]
 
 
-def page(client) -> str:
+def page(client: Client) -> str:
     with time_machine.travel(NOW, tick=False):
         response = client.get("/staff/overview/")
     assert response.status_code == 200
@@ -123,18 +124,21 @@ def test_the_charts_are_well_formed_accessible_svg(client, viewer, fleet):
         assert chart.get("role") == "img"
         title = chart.find(f"{SVG}title")
         assert title is not None and title.text
-        assert chart.get("aria-labelledby", "").startswith(title.get("id"))
+        title_id = title.get("id")
+        assert title_id and chart.get("aria-labelledby", "").startswith(title_id)
         assert chart.find(f"{SVG}desc") is not None
     status_chart, dc_chart, daily = charts
     assert len(status_chart.findall(f"{SVG}rect")) == len(ZohoGrant.Status.choices)
     widths = {
-        rect.get("class").split()[-1]: float(rect.get("width"))
+        rect.attrib["class"].split()[-1]: float(rect.attrib["width"])
         for rect in status_chart.findall(f"{SVG}rect")
     }
     assert widths["chart-status-active"] == pytest.approx(3 * widths["chart-status-trouble"], 0.01)
     assert widths["chart-status-needs_reconnect"] == 0
     assert len(daily.findall(f"{SVG}polyline")) == 3
-    points = daily.find(f"{SVG}polyline").get("points").split()
+    polyline = daily.find(f"{SVG}polyline")
+    assert polyline is not None
+    points = polyline.attrib["points"].split()
     assert len(points) == 30
     assert " style=" not in body  # the CSP allows no inline styles; colours are CSS classes
 

@@ -157,9 +157,12 @@ def test_hung_zoho_releases_the_lock_and_waiters_get_an_answer(expired, sandbox,
 
 def test_revoke_racing_a_refresh_ends_revoked_with_no_token(expired, sandbox):
     sandbox.add_fault("latency", endpoint="refresh", seconds=1.0)
-    refresher = threading.Thread(
-        target=lambda: (tokens.get_access_token(grant_id=expired.pk), connections.close_all())
-    )
+
+    def refresh() -> None:
+        tokens.get_access_token(grant_id=expired.pk)
+        connections.close_all()
+
+    refresher = threading.Thread(target=refresh)
     refresher.start()
     time.sleep(0.4)  # the refresh now holds the row lock and waits on Zoho
     revoke_grant(grant_id=expired.pk, reason="race")

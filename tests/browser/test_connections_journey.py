@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Dialog, expect
 
 from portal.models import ZohoGrant
 
@@ -112,8 +112,13 @@ def test_revoked_in_zoho_needs_reconnect_and_reconnect_restores_it(page, sandbox
 
 
 def test_hostile_names_from_zoho_run_no_script(page, sandbox):
-    dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     hostile = next(u for u in sandbox.users() if "<img" in str(u))
     sign_up(page, "careful@example.com")
     page.get_by_role("button", name="Connect Zoho Desk").click()

@@ -49,10 +49,9 @@ def test_new_staff_member_finds_revokes_audits_and_exports(
     assert portal.connect(EU).status_code == 303
     grant = ZohoGrant.objects.get(user__email="alice@example.com")
     assert ZohoGrant.objects.count() == 3001
-    secrets = [
-        decrypt_token(blob, context=str(grant.pk))
-        for blob in (grant.refresh_token_encrypted, grant.access_token_encrypted)
-    ]
+    refresh, access = grant.refresh_token_encrypted, grant.access_token_encrypted
+    assert refresh is not None and access is not None  # connected: both tokens are stored
+    secrets = [decrypt_token(blob, context=str(grant.pk)) for blob in (refresh, access)]
     mail.outbox.clear()
 
     page.goto("/accounts/login/")

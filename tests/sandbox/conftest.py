@@ -4,7 +4,8 @@ the reference says a Zoho client must, through Django's test client (fast) or re
 import base64
 import hashlib
 import re
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx2
@@ -12,6 +13,10 @@ import pytest
 from django.test import Client
 
 from tests.sandbox_control import SandboxControl
+
+if TYPE_CHECKING:
+    # What the test client's requests answer (the name exists only in django-stubs).
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 US_ZUID, EU_ZUID, IN_ZUID, CN_ZUID, UK_ZUID = (
     "10000001",
@@ -29,6 +34,13 @@ TOKEN_SHAPE = re.compile(r"^1000\.[0-9a-f]{32}\.[0-9a-f]{32}$")
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def json_object(response: "TestResponse") -> dict[str, Any]:
+    """The response's body, which must be a JSON object."""
+    body = response.json()
+    assert isinstance(body, dict), body
+    return body
 
 
 def query(url: str) -> dict[str, str]:
@@ -70,7 +82,7 @@ class Zoho:
         zuid: str | None = EU_ZUID,
         decision: str = "approve",
         **overrides: Any,
-    ):
+    ) -> "TestResponse":
         form = {"decision": decision}
         if zuid:
             form["zuid"] = zuid
@@ -82,7 +94,7 @@ class Zoho:
         assert response.status_code == 302, response.content[:500]
         return query(response["Location"])
 
-    def token(self, dc: str, **data: Any):
+    def token(self, dc: str, **data: Any) -> "TestResponse":
         return self.http.post(f"{self.base}/{dc}/accounts/oauth/v2/token", data)
 
     def exchange(self, callback: dict, *, dc: str | None = None, **overrides: Any) -> dict:
@@ -98,7 +110,7 @@ class Zoho:
         data = {k: v for k, v in data.items() if v is not None}
         response = self.token(dc or callback["location"], **data)
         assert response.status_code == 200
-        return response.json()
+        return json_object(response)
 
     def connect(self, zuid: str = EU_ZUID, *, start: str = "us", **auth: Any) -> dict:
         """Consent and exchange: the token response (plus ``dc``)."""
@@ -115,16 +127,20 @@ class Zoho:
         data.update(overrides)
         response = self.token(dc, **data)
         assert response.status_code == 200
-        return response.json()
+        return json_object(response)
 
-    def revoke(self, dc: str, token: str):
+    def revoke(self, dc: str, token: str) -> "TestResponse":
         return self.http.post(f"{self.base}/{dc}/accounts/oauth/v2/token/revoke", {"token": token})
 
-    def userinfo(self, dc: str, token: str | None, scheme: str = "Zoho-oauthtoken"):
+    def userinfo(
+        self, dc: str, token: str | None, scheme: str = "Zoho-oauthtoken"
+    ) -> "TestResponse":
         headers = {"Authorization": f"{scheme} {token}"} if token else {}
         return self.http.get(f"{self.base}/{dc}/accounts/oauth/user/info", headers=headers)
 
-    def desk(self, dc: str, path: str, token: str | None, *, org_id: str | None = None, **h):
+    def desk(
+        self, dc: str, path: str, token: str | None, *, org_id: str | None = None, **h: str
+    ) -> "TestResponse":
         headers = dict(h)
         if token:
             headers["Authorization"] = f"Zoho-oauthtoken {token}"
@@ -132,19 +148,24 @@ class Zoho:
             headers["orgId"] = org_id
         return self.http.get(f"{self.base}/{dc}/desk/api/v1/{path}", headers=headers)
 
-    def control(self, path: str, body: dict | None = None, method: str = "post"):
-        call = getattr(self.http, method)
+    def control(
+        self, path: str, body: dict[str, Any] | None = None, method: str = "post"
+    ) -> "TestResponse":
+        url = f"{self.base}/control/{path}"
         if method == "get":
-            return call(f"{self.base}/control/{path}", body or {})
-        return call(f"{self.base}/control/{path}", body or {}, content_type="application/json")
+            return self.http.get(url, body or {})
+        assert method == "post", method
+        return self.http.post(url, body or {}, content_type="application/json")
 
     def fault(self, kind: str, **fields: Any) -> dict:
         response = self.control("faults", {"kind": kind, **fields})
         assert response.status_code == 201, response.content
-        return response.json()
+        return json_object(response)
 
     def records(self, **filters: str) -> list[dict]:
-        return self.control("requests", filters, method="get").json()["requests"]
+        records = json_object(self.control("requests", filters, method="get"))["requests"]
+        assert isinstance(records, list), records
+        return records
 
 
 @pytest.fixture
@@ -158,6 +179,6 @@ def control(live_server) -> SandboxControl:
 
 
 @pytest.fixture
-def http() -> httpx2.Client:
+def http() -> Iterator[httpx2.Client]:
     with httpx2.Client(timeout=10.0, follow_redirects=False) as session:
         yield session

@@ -131,8 +131,9 @@ def test_control_page_shows_the_state_and_escapes_hostile_text(zoho):
 
 def csrf_post(client: Client, data: dict) -> None:
     page = client.get("/sandbox/").content.decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    response = client.post("/sandbox/", {"csrfmiddlewaretoken": token, **data})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+    response = client.post("/sandbox/", {"csrfmiddlewaretoken": token.group(1), **data})
     assert response.status_code == 302 and response["Location"] == "/sandbox/"
 
 

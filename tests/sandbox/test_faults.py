@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from tests.sandbox.conftest import EU_ORG, EU_ZUID, US_ZUID
+from tests.sandbox.conftest import EU_ORG, EU_ZUID, US_ZUID, Zoho
 
 
 @pytest.fixture
-def eu_tokens(zoho) -> dict:
+def eu_tokens(zoho: Zoho) -> dict:
     return zoho.connect(EU_ZUID)
 
 
