@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+
+from accounts.models import User
 
 logger = logging.getLogger("portal.staff")
 
@@ -67,7 +70,7 @@ SECTIONS: list[Section] = [
 ]
 
 
-def sections_for(user: Any) -> list[Section]:
+def sections_for(user: User | AnonymousUser) -> list[Section]:
     """The sections ``user`` may open (used for the navigation and the /staff/ landing)."""
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -141,7 +142,7 @@ def check_due_grants(
                 on_checked(outcome)
 
 
-def _check_within_dc_limit(grant_id: Any) -> CheckOutcome | None:
+def _check_within_dc_limit(grant_id: UUID) -> CheckOutcome | None:
     """Check a claimed grant once one of its data centre's slots is free.
 
     Slots are PostgreSQL session advisory locks (``UPKEEP_CONCURRENCY_PER_DC`` per data
@@ -178,7 +179,7 @@ def _take_slot(key: int) -> int | None:
     return None
 
 
-def check_grant(*, grant_id: Any) -> CheckOutcome:
+def check_grant(*, grant_id: UUID) -> CheckOutcome:
     """One health check through the token service and Desk; records and schedules the next.
 
     Returns the outcome (:class:`CheckOutcome`).
@@ -197,7 +198,7 @@ def check_grant(*, grant_id: Any) -> CheckOutcome:
     return outcome
 
 
-def _record_check(grant_id: Any, result: CheckResult, started: datetime) -> CheckOutcome:
+def _record_check(grant_id: UUID, result: CheckResult, started: datetime) -> CheckOutcome:
     now = timezone.now()
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
@@ -269,7 +270,7 @@ def finish_pending_revocations(*, batch_size: int | None = None) -> dict[str, in
             counts[_retry_revocation(grant_id)] += 1
 
 
-def _retry_revocation(grant_id: Any) -> str:
+def _retry_revocation(grant_id: UUID) -> str:
     give_up = timedelta(days=float(settings.UPKEEP_REVOKE_GIVE_UP_DAYS))
     if finish_revocation(grant_id=grant_id) == RevokeOutcome.REVOKED:
         return "revoked"
