@@ -4,6 +4,7 @@ Used by the dashboard's "Test connection" and by the background health check.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from django.db import transaction
@@ -71,7 +72,10 @@ def _check(grant_id: UUID) -> CheckResult:
 
 def _store_organizations(grant_id: UUID, orgs: list[zoho.DeskOrganization]) -> None:
     now = timezone.now()
-    fields = {"last_checked_at": now, "last_used_at": now}
+    fields: dict[str, datetime | list[dict[str, str]]] = {
+        "last_checked_at": now,
+        "last_used_at": now,
+    }
     if orgs:
         fields["organizations"] = [{"id": org.id, "name": org.name} for org in orgs]
     ZohoGrant.objects.filter(pk=grant_id).update(**fields)

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 from accounts.models import User
 
@@ -26,7 +27,7 @@ MANAGE_SERVICE_KEYS = "portal.manage_service_keys"
 VIEW_AUDIT_LOG = "accounts.view_audit_log"
 MANAGE_USERS = "accounts.manage_users"
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def staff_permission_required(permission: str) -> Callable[[View], View]:
@@ -34,7 +35,7 @@ def staff_permission_required(permission: str) -> Callable[[View], View]:
 
     def decorate(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = request.user
             if not (user.is_authenticated and user.is_active and user.is_staff):
                 logger.warning("Staff page refused to a non-staff user: %s", request.path)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -96,7 +95,7 @@ def due_for_check(*, now: datetime) -> QuerySet[ZohoGrant]:
     )
 
 
-def _claim(queryset: QuerySet[ZohoGrant], *, field: str, batch_size: int) -> list[Any]:
+def _claim(queryset: QuerySet[ZohoGrant], *, field: str, batch_size: int) -> list[UUID]:
     """Lock up to ``batch_size`` rows nobody else holds and push ``field`` past a lease."""
     with transaction.atomic():
         ids = list(
@@ -308,6 +307,8 @@ def purge_stale_secrets() -> int:
         with transaction.atomic():
             grants = list(stale.select_for_update(skip_locked=True)[:PURGE_BATCH])
             for grant in grants:
+                since = grant.status_changed_at
+                assert since is not None  # the query asked for one before the cutoff
                 grant.refresh_token_encrypted = grant.access_token_encrypted = None
                 grant.access_token_expires_at = None
                 grant.save(
@@ -321,7 +322,7 @@ def purge_stale_secrets() -> int:
                 record_event(
                     action=Action.SECRETS_PURGED,
                     grant=grant,
-                    detail={"needs_reconnect_since": grant.status_changed_at.isoformat()},
+                    detail={"needs_reconnect_since": since.isoformat()},
                 )
         purged += len(grants)
         if len(grants) < PURGE_BATCH:
