@@ -12,7 +12,8 @@ under one advisory lock held until commit (migration 0008), so in a transaction:
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import QuerySet, Subquery
@@ -30,6 +31,33 @@ class AuditDetailError(ValueError):
     """Audit detail named something that may hold a secret."""
 
 
+class KeyActor(Protocol):
+    """An actor that is not a person, such as the token API's service-key caller.
+
+    The log keeps no user id for it, only its ``str()``, which must hold no secret.
+    """
+
+    @property
+    def key_id(self) -> int: ...
+
+
+class AuditedGrant(Protocol):
+    """What the log keeps of a grant: its id, its owner's id and a ``str()`` without secrets.
+
+    A ``ZohoGrant`` is one; the token API passes a lighter label it builds from one query.
+    """
+
+    @property
+    def pk(self) -> UUID: ...
+
+    @property
+    def user_id(self) -> int | None: ...
+
+
+# Who acts: a portal user or a service key (None, where taken, is the portal itself).
+Actor = User | KeyActor
+
+
 @dataclass(frozen=True)
 class AuditContext:
     """Who acts and from where, for the audit rows of one action.
@@ -39,7 +67,7 @@ class AuditContext:
     or None (the portal itself).
     """
 
-    actor: Any = None
+    actor: Actor | None = None
     ip_address: str | None = None
     user_agent: str = ""
 
@@ -48,7 +76,7 @@ class AuditContext:
         """The one translation of a request: its signed-in user, address and user agent."""
         user = getattr(request, "user", None)
         return cls(
-            actor=user if user is not None and user.is_authenticated else None,
+            actor=user if isinstance(user, User) else None,
             ip_address=request.META.get("REMOTE_ADDR"),
             user_agent=request.headers.get("User-Agent", "")[:300],
         )
@@ -57,27 +85,27 @@ class AuditContext:
 def record_event(
     *,
     action: str,
-    actor: Any = None,
+    actor: Actor | None = None,
     context: AuditContext | None = None,
-    grant: Any = None,
+    grant: AuditedGrant | None = None,
     outcome: str = AuditEvent.Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. ``grant`` is any object with ``pk`` and a safe ``str()``.
+    """Append one event.
 
-    A grant with a ``user_id`` names its owner, so staff can filter by owner without a join.
+    The grant's ``user_id`` names its owner, so staff can filter by owner without a join.
     An explicit ``actor`` wins over the context's.
     """
     detail = _checked_detail(detail or {})
     context = context or AuditContext()
     if actor is None:
         actor = context.actor
-    owner_id = getattr(grant, "user_id", None)
+    owner_id = grant.user_id if grant is not None else None
     return AuditEvent.objects.create(
         action=action,
-        actor_id=getattr(actor, "pk", None),
+        actor_id=actor.pk if isinstance(actor, User) else None,
         actor_repr=str(actor)[:254] if actor is not None else "",
-        grant_id=getattr(grant, "pk", None),
+        grant_id=grant.pk if grant is not None else None,
         grant_repr=str(grant)[:300] if grant is not None else "",
         owner_id=owner_id,
         owner_repr=_email_of(owner_id),
@@ -90,7 +118,7 @@ def record_event(
 
 def list_events(
     *,
-    grant_id: Any = None,
+    grant_id: UUID | None = None,
     actor_id: int | None = None,
     owner_id: int | None = None,
     action: str = "",

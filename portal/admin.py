@@ -6,6 +6,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import ReadOnlyAdmin
+from accounts.models import User
 from portal.api.keys import revoke_service_key
 from portal.models import PendingAuthorization, ServiceKey, TokenIssuance, ZohoGrant
 
@@ -73,6 +74,8 @@ class ServiceKeyAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Revoke the selected keys", permissions=["manage"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ServiceKey]) -> None:
+        # The admin site lets in only signed-in staff, so the user is never anonymous here.
+        assert isinstance(request.user, User)
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
             revoke_service_key(key=key, actor=request.user)

@@ -63,8 +63,13 @@ def encrypt_token(value: str, *, context: str) -> bytes:
 
 
 @sensitive_variables("record")
-def decrypt_token(blob: bytes | memoryview, *, context: str) -> str:
-    """Decrypt a value made by :func:`encrypt_token` for the same ``context``."""
+def decrypt_token(blob: bytes | memoryview | None, *, context: str) -> str:
+    """Decrypt a value made by :func:`encrypt_token` for the same ``context``.
+
+    A missing blob (a wiped or never-filled column) is as unreadable as a damaged one.
+    """
+    if blob is None:
+        raise TokenDecryptError("The stored token could not be decrypted.")
     try:
         record = json.loads(_current_ring().decrypt(bytes(blob)))
     except (InvalidToken, ValueError, TypeError):

@@ -107,7 +107,9 @@ def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     per connection. Django's own cursors still bind on the client and never prepare, which
     transaction-mode poolers need.
     """
-    connection.health_check_done = True
+    # Set by BaseDatabaseWrapper.__init__ and read by close_if_health_check_failed();
+    # django-stubs leaves the attribute out of the class.
+    connection.health_check_done = True  # type: ignore[attr-defined]
     for attempt in (1, 2):
         try:
             connection.ensure_connection()

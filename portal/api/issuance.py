@@ -1,6 +1,7 @@
 """Handing an access token to a service key, audited once per token and key."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.db import connection, transaction
 from django.http import JsonResponse
@@ -33,7 +34,8 @@ def access_token_response(
     try:
         if decision.verdict is tokens.Verdict.HAND_OUT:
             ciphertext = grant.access_token_encrypted
-            assert ciphertext is not None  # handed out only when a token is stored
+            # handed out only when a token and its expiry are stored
+            assert ciphertext is not None and expires is not None
             token = decrypt_token(ciphertext, context=str(grant.id))
         else:
             issued = tokens.refresh_access_token(
@@ -89,7 +91,7 @@ RETURNING id, (SELECT g.user_id FROM portal_zohogrant g WHERE g.id = grant_id)
 """
 
 
-def _record_issuance(caller: Caller, grant: GrantState, expires: object) -> None:
+def _record_issuance(caller: Caller, grant: GrantState, expires: datetime) -> None:
     """First time this key receives this token: one issuance row and one audit event."""
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -107,7 +109,7 @@ def _record_issuance(caller: Caller, grant: GrantState, expires: object) -> None
 class _GrantLabel:
     """What the audit log needs of a grant: its id, its owner, and a label without secrets."""
 
-    def __init__(self, pk: object, *, owner_id: int | None) -> None:
+    def __init__(self, pk: UUID, *, owner_id: int | None) -> None:
         self.pk = pk
         self.user_id = owner_id
 
@@ -115,9 +117,9 @@ class _GrantLabel:
         return f"grant {self.pk}"
 
 
-def _touch(caller: Caller, grant: GrantState, now: object) -> None:
+def _touch(caller: Caller, grant: GrantState, now: datetime) -> None:
     """Keep "last used" roughly current without writing on every request."""
-    stale = now - TOUCH_INTERVAL  # type: ignore[operator]
+    stale = now - TOUCH_INTERVAL
     if caller.key_last_used_at is None or caller.key_last_used_at < stale:
         ServiceKey.objects.filter(pk=caller.key_id).update(last_used_at=now)
     if grant.last_used_at is None or grant.last_used_at < stale:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_event
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 from portal.models import ServiceKey
 
 _KEY_SHAPE = re.compile(r"^dck_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -26,7 +26,7 @@ def parse(raw_key: str) -> str | None:
 
 
 def create_service_key(
-    *, name: str, created_by: object = None, expires_in_days: int | None = None
+    *, name: str, created_by: User | None = None, expires_in_days: int | None = None
 ) -> tuple[ServiceKey, str]:
     """Create a key and return it with its one-time plaintext."""
     prefix = secrets.token_hex(6)
@@ -48,7 +48,7 @@ def create_service_key(
     return key, raw_key
 
 
-def revoke_service_key(*, key: ServiceKey, actor: object = None) -> None:
+def revoke_service_key(*, key: ServiceKey, actor: User | None = None) -> None:
     with transaction.atomic():
         if ServiceKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()

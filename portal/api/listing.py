@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.http import QueryDict
@@ -63,7 +64,7 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def grant_detail_payload(grant_id: object) -> dict[str, Any]:
+def grant_detail_payload(grant_id: UUID) -> dict[str, Any]:
     return _payload(ZohoGrant.objects.filter(pk=grant_id).values(*_FIELDS).get())
 
 

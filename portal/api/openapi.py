@@ -16,7 +16,7 @@ GRANT_ID = {
 NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text cannot hold NUL; such values are refused
 WHEN = {"type": ["string", "null"], "format": "date-time"}
 
-GRANT = {
+GRANT: dict[str, Any] = {
     "type": "object",
     "required": ["id", "status", "owner", "data_centre", "zoho_user_id", "organizations"],
     "properties": {

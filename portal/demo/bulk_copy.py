@@ -41,8 +41,14 @@ def copy_rows(
         ]
         for row in rows
     )
-    columns = [f.column for f in fields]
+    columns = [_column(f) for f in fields]
     return copy_tuples(model._meta.db_table, columns, tuples, len(rows), stage, progress)
+
+
+def _column(field: "models.Field[Any, Any]") -> str:  # quoted: Field is generic only in the stubs
+    """A concrete field's column (only fields without one, which are never concrete, have None)."""
+    assert field.column is not None
+    return field.column
 
 
 def copy_tuples(

@@ -191,7 +191,7 @@ class _Context:
         at = start + timedelta(milliseconds=key >> (ACTION_BITS + GRANT_BITS))
         self.counts[action] += 1
         rng = self.rng
-        actor: Any = None
+        actor: DemoUser | None = None
         if action in BY_STAFF or (
             action in (A.REVOKE_REQUESTED, A.REVOKED) and rng.random() < 0.15
         ):

@@ -4,12 +4,14 @@ Used by the dashboard's "Test connection" and by the background health check.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_event
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 from portal import zoho
 from portal.grants import tokens
 from portal.grants.wording import error_words, refusal_message
@@ -24,14 +26,14 @@ class CheckResult:
     agent: str = ""
 
 
-def check_connection(*, grant_id: object, actor: object = None) -> CheckResult:
+def check_connection(*, grant_id: UUID, actor: User | None = None) -> CheckResult:
     """Get a token through the token service and call Desk with it; audit the outcome."""
     result = probe_connection(grant_id=grant_id)
     _record(grant_id, actor, result)
     return result
 
 
-def probe_connection(*, grant_id: object) -> CheckResult:
+def probe_connection(*, grant_id: UUID) -> CheckResult:
     """The check without its audit event (the health check records its own)."""
     try:
         return _check(grant_id)
@@ -39,7 +41,7 @@ def probe_connection(*, grant_id: object) -> CheckResult:
         return CheckResult(ok=False, message=refusal_message(error.code))
 
 
-def _check(grant_id: object) -> CheckResult:
+def _check(grant_id: UUID) -> CheckResult:
     grant = ZohoGrant.objects.only("pk", "data_centre").get(pk=grant_id)
     dc = zoho.data_centre(grant.data_centre)
     for attempt in (1, 2):
@@ -68,15 +70,18 @@ def _check(grant_id: object) -> CheckResult:
     raise AssertionError("unreachable: the second attempt returns")
 
 
-def _store_organizations(grant_id: object, orgs: list[zoho.DeskOrganization]) -> None:
+def _store_organizations(grant_id: UUID, orgs: list[zoho.DeskOrganization]) -> None:
     now = timezone.now()
-    fields = {"last_checked_at": now, "last_used_at": now}
+    fields: dict[str, datetime | list[dict[str, str]]] = {
+        "last_checked_at": now,
+        "last_used_at": now,
+    }
     if orgs:
         fields["organizations"] = [{"id": org.id, "name": org.name} for org in orgs]
     ZohoGrant.objects.filter(pk=grant_id).update(**fields)
 
 
-def _record(grant_id: object, actor: object, result: CheckResult) -> None:
+def _record(grant_id: UUID, actor: User | None, result: CheckResult) -> None:
     grant = ZohoGrant.objects.only(
         "pk", "user_id", "zoho_email", "zoho_user_id", "data_centre"
     ).get(pk=grant_id)

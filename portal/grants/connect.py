@@ -8,7 +8,6 @@ then exchange the code, identify the Zoho user and their Desk organizations, and
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import AuditContext, record_event
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 from portal import zoho
 from portal.crypto import encrypt_token
 from portal.grants import early_warning, lifecycle, oauth_state
@@ -55,7 +54,7 @@ class Connected:
 def start_connect(
     *,
     context: AuditContext,
-    user: Any,
+    user: User,
     session_key: str,
     region: str,
     grant: ZohoGrant | None = None,
@@ -82,7 +81,7 @@ def start_connect(
 
 @sensitive_variables("params", "pending", "tokens")
 def finish_connect(
-    *, context: AuditContext, user: Any, session_key: str, params: CallbackParams
+    *, context: AuditContext, user: User, session_key: str, params: CallbackParams
 ) -> Connected:
     """Complete a connection from Zoho's callback or raise :class:`ConnectFailed` (audited)."""
     try:
@@ -136,7 +135,7 @@ def _failed(context: AuditContext, reason: str, **detail: str) -> ConnectFailed:
 def _store(
     *,
     context: AuditContext,
-    user: Any,
+    user: User,
     dc: zoho.DataCentre,
     tokens: zoho.TokenSet,
     who: zoho.ZohoUser,

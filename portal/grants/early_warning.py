@@ -27,6 +27,7 @@ once per raised warning (not per evaluation).
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -45,7 +46,7 @@ Action = AuditEvent.Action
 ZOHO_TOKEN_CAP = 20
 
 
-def transient_failures(*, grant_id: Any, now: datetime) -> int:
+def transient_failures(*, grant_id: UUID, now: datetime) -> int:
     """Transient failures of the grant audited within the window."""
     since = now - timedelta(hours=float(settings.UPKEEP_WARNING_WINDOW_HOURS))
     refresh = Q(action=Action.REFRESH_FAILED, detail__status=Status.TROUBLE)
@@ -64,7 +65,7 @@ def tokens_held(*, data_centre: str, zoho_user_id: str) -> int:
     return live + unrevoked
 
 
-def note_outcome(*, grant_id: Any, healthy: bool | None) -> str:
+def note_outcome(*, grant_id: UUID, healthy: bool | None) -> str:
     """:func:`evaluate_warning`, for callers that must not fail because mail did not go out.
 
     When the email cannot be sent the raise is rolled back with it and happens again at the
@@ -77,7 +78,9 @@ def note_outcome(*, grant_id: Any, healthy: bool | None) -> str:
         return ""
 
 
-def evaluate_token_cap(*, data_centre: str, zoho_user_id: str, healthy_id: Any = None) -> None:
+def evaluate_token_cap(
+    *, data_centre: str, zoho_user_id: str, healthy_id: UUID | None = None
+) -> None:
     """Evaluate every grant of one Zoho user (after a connect or a revocation changed the count).
 
     Each grant is locked on its own, one after the other. ``healthy_id`` is a grant that just
@@ -91,7 +94,7 @@ def evaluate_token_cap(*, data_centre: str, zoho_user_id: str, healthy_id: Any =
         note_outcome(grant_id=grant_id, healthy=True if grant_id == healthy_id else None)
 
 
-def evaluate_warning(*, grant_id: Any, healthy: bool | None = None) -> str:
+def evaluate_warning(*, grant_id: UUID, healthy: bool | None = None) -> str:
     """Raise, keep, switch or clear the grant's warning; returns the warning now set.
 
     ``healthy`` is True right after a success (check, refresh, connect), False right after a

@@ -7,12 +7,12 @@ anew. Owners who turned alerts off in their profile get none (the decision is st
 """
 
 import logging
-from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 
 
-def unannounced() -> Any:
+def unannounced() -> QuerySet[ZohoGrant]:
     """Grants in Needs reconnect whose owner has not been told about this episode."""
     return ZohoGrant.objects.filter(status=Status.NEEDS_RECONNECT).filter(
         Q(alerted_at__isnull=True) | Q(alerted_at__lt=F("status_changed_at"))
@@ -39,7 +39,7 @@ def send_reconnect_alerts() -> int:
     return sum(alert_owner(grant_id=grant_id) for grant_id in ids)
 
 
-def alert_owner(*, grant_id: Any) -> bool:
+def alert_owner(*, grant_id: UUID) -> bool:
     """Email the owner that the grant needs reconnecting, once per episode; True if sent."""
     with transaction.atomic():
         grant = (
@@ -62,7 +62,7 @@ def alert_owner(*, grant_id: Any) -> bool:
     return emailed
 
 
-def tell_revocation_abandoned(*, grant_id: Any) -> None:
+def tell_revocation_abandoned(*, grant_id: UUID) -> None:
     """Tell the owner and staff that a revocation was finished without Zoho's confirmation."""
     grant = ZohoGrant.objects.select_related("user").get(pk=grant_id)
     staff = User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)
@@ -112,7 +112,7 @@ def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
     _send(grant, [grant.user.email], "grant_warning", extra)
 
 
-def tell_owners_revoked_by_staff(*, grant_ids: list[Any], reason: str) -> int:
+def tell_owners_revoked_by_staff(*, grant_ids: list[UUID], reason: str) -> int:
     """Email each owner once about their grants an administrator revoked; returns emails sent.
 
     Sent after the revocations committed; a mail failure is logged and leaves them revoked.

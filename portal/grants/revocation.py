@@ -10,6 +10,7 @@ Two steps, each under the grant's row lock (so revoke and refresh never interlea
 import logging
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -34,7 +35,7 @@ class RevokeOutcome(StrEnum):
 
 def revoke_grant(
     *,
-    grant_id: object,
+    grant_id: UUID,
     context: AuditContext | None = None,
     reason: str = "",
     revoked_by: str = "",
@@ -66,7 +67,7 @@ def revoke_grant(
 @sensitive_variables("token")
 def finish_revocation(
     *,
-    grant_id: object,
+    grant_id: UUID,
     context: AuditContext | None = None,
     detail: dict[str, Any] | None = None,
 ) -> RevokeOutcome:
@@ -123,7 +124,7 @@ def _wipe(grant: ZohoGrant) -> None:
     grant.save()
 
 
-def abandon_revocation(*, grant_id: object) -> bool:
+def abandon_revocation(*, grant_id: UUID) -> bool:
     """Finish a revocation Zoho never confirmed: wipe the secrets locally, note it in the audit.
 
     The refresh token may still live at Zoho (the owner can remove the app in Zoho's

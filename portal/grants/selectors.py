@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import AuditContext, list_events, record_event
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
 from portal.grants.status import GrantRow, grant_row
@@ -21,7 +22,7 @@ from portal.models import ZohoGrant
 logger = logging.getLogger(__name__)
 
 
-def grants_for_user(user: object) -> QuerySet[ZohoGrant]:
+def grants_for_user(user: User) -> QuerySet[ZohoGrant]:
     """The user's grants, newest first, without ciphertext columns."""
     return (
         ZohoGrant.objects.filter(user=user)
@@ -30,7 +31,7 @@ def grants_for_user(user: object) -> QuerySet[ZohoGrant]:
     )
 
 
-def grant_rows_for_user(user: object) -> list[GrantRow]:
+def grant_rows_for_user(user: User) -> list[GrantRow]:
     """The user's visible grants as display rows (hidden revoked ones left out)."""
     now = timezone.now()
     return [
@@ -38,7 +39,7 @@ def grant_rows_for_user(user: object) -> list[GrantRow]:
     ]
 
 
-def grant_for_user(user: object, grant_id: object) -> ZohoGrant:
+def grant_for_user(user: User, grant_id: UUID) -> ZohoGrant:
     """One of the user's grants; ``Http404`` for anyone else's, exactly as for a missing one."""
     grant = grants_for_user(user).filter(pk=grant_id).first()
     if grant is None:
@@ -58,7 +59,7 @@ def hide_grant(*, grant: ZohoGrant, context: AuditContext) -> bool:
 
 
 @sensitive_variables("token")
-def revoke_superseded_token(*, grant: ZohoGrant, ciphertext: bytes, actor: object) -> None:
+def revoke_superseded_token(*, grant: ZohoGrant, ciphertext: bytes, actor: User) -> None:
     """Revoke at Zoho a refresh token that a reconnect replaced (Zoho keeps only 20 per user).
 
     Runs after the new token is committed. A failure is audited and logged; the old token

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -177,7 +178,7 @@ def refusal(decision: Decision) -> GrantError:
 
 def get_access_token(
     *,
-    grant_id: object,
+    grant_id: UUID,
     min_valid: timedelta = REFRESH_MARGIN,
     force_refresh: bool = False,
     token_rejected: bool = False,
@@ -228,7 +229,7 @@ def _issue(grant: ZohoGrant, *, refreshed: bool) -> IssuedToken:
 
 
 def refresh_access_token(
-    *, grant_id: object, min_valid: timedelta, force: Force, asked_at: datetime
+    *, grant_id: UUID, min_valid: timedelta, force: Force, asked_at: datetime
 ) -> IssuedToken:
     """The slow path: lock the row, decide again on what it holds now, refresh if still due.
 
@@ -363,7 +364,7 @@ def _mark_failed(grant: ZohoGrant, error: zoho.ZohoError) -> GrantError:
     return GrantUnavailable(retry_after=error.retry_after or 30)
 
 
-def mark_rejected(*, grant_id: object, error: zoho.ZohoError) -> None:
+def mark_rejected(*, grant_id: UUID, error: zoho.ZohoError) -> None:
     """Record that Zoho rejected a grant outside a refresh (e.g. Desk refused its token)."""
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
@@ -371,6 +372,6 @@ def mark_rejected(*, grant_id: object, error: zoho.ZohoError) -> None:
             _mark_failed(grant, zoho.ZohoRejected(error.code))
 
 
-def force_refresh(*, grant_id: object) -> IssuedToken:
+def force_refresh(*, grant_id: UUID) -> IssuedToken:
     """Refresh now (single-flight); :class:`RefreshTooSoon` within a minute of the last one."""
     return get_access_token(grant_id=grant_id, force_refresh=True)

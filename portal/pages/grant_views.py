@@ -3,12 +3,13 @@
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import AuditContext
+from accounts.models import AuthenticatedHttpRequest
 from portal.csp import allow_zoho_form_targets
 from portal.grants import selectors, tokens
 from portal.grants.checkup import check_connection
@@ -19,7 +20,7 @@ from portal.pages.views import redirect_to_zoho
 
 
 @allow_zoho_form_targets
-def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+def grant_detail(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     context = {
         "row": grant_row(grant, now=timezone.now()),
@@ -29,7 +30,7 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def grant_test(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+def grant_test(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     result = check_connection(grant_id=grant.pk, actor=request.user)
     (messages.success if result.ok else messages.error)(request, result.message)
@@ -37,7 +38,7 @@ def grant_test(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+def grant_refresh(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     try:
         issued = tokens.force_refresh(grant_id=grant.pk)
@@ -53,14 +54,14 @@ def grant_refresh(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def grant_reconnect(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+def grant_reconnect(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     region = "cn" if grant.data_centre == "cn" else "global"
     return redirect_to_zoho(request, region=region, grant=grant)
 
 
 @require_http_methods(["GET", "POST"])
-def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+def grant_revoke(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     row = grant_row(grant, now=timezone.now())
     if request.method == "GET" or not row.can_revoke:
@@ -78,7 +79,7 @@ def grant_revoke(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 
 
 @require_POST
-def grant_hide(request: HttpRequest, grant_id: UUID) -> HttpResponse:
+def grant_hide(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     # Hiding has always been audited with the owner only, no address or user agent.
     if selectors.hide_grant(grant=grant, context=AuditContext(actor=request.user)):

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.audit import AuditContext
+from accounts.models import AuthenticatedHttpRequest, User
 from accounts.ratelimit import limit_requests
 from portal import health
 from portal.csp import allow_zoho_form_targets
@@ -26,7 +27,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @allow_zoho_form_targets
-def connections(request: HttpRequest) -> HttpResponse:
+def connections(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/connections.html",
@@ -35,7 +36,7 @@ def connections(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def connect_start(request: HttpRequest) -> HttpResponse:
+def connect_start(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ConnectForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose where your Zoho account lives, then connect.")
@@ -44,7 +45,7 @@ def connect_start(request: HttpRequest) -> HttpResponse:
 
 
 def redirect_to_zoho(
-    request: HttpRequest, *, region: str, grant: ZohoGrant | None = None
+    request: AuthenticatedHttpRequest, *, region: str, grant: ZohoGrant | None = None
 ) -> HttpResponse:
     """Start connecting (or reconnecting ``grant``) and send the browser to Zoho."""
     if not request.session.session_key:
@@ -65,7 +66,8 @@ def redirect_to_zoho(
 @limit_requests(("callback", 60, timedelta(minutes=1)), methods=("GET",))
 def callback(request: HttpRequest) -> HttpResponse:
     """Zoho's redirect back; always answers with a redirect to a clean URL."""
-    if not request.user.is_authenticated:
+    user = request.user
+    if not isinstance(user, User):  # anonymous: the session ended while on Zoho
         messages.error(
             request, "Your session ended while you were on Zoho. Log in, then connect again."
         )
@@ -77,7 +79,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     try:
         result = connect.finish_connect(
             context=AuditContext.from_request(request),
-            user=request.user,
+            user=user,
             session_key=request.session.session_key or "",
             params=form.params(),
         )

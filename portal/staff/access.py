@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
+
+from accounts.models import User
 
 logger = logging.getLogger("portal.staff")
 
@@ -23,7 +27,7 @@ MANAGE_SERVICE_KEYS = "portal.manage_service_keys"
 VIEW_AUDIT_LOG = "accounts.view_audit_log"
 MANAGE_USERS = "accounts.manage_users"
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def staff_permission_required(permission: str) -> Callable[[View], View]:
@@ -31,7 +35,7 @@ def staff_permission_required(permission: str) -> Callable[[View], View]:
 
     def decorate(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = request.user
             if not (user.is_authenticated and user.is_active and user.is_staff):
                 logger.warning("Staff page refused to a non-staff user: %s", request.path)
@@ -67,7 +71,7 @@ SECTIONS: list[Section] = [
 ]
 
 
-def sections_for(user: Any) -> list[Section]:
+def sections_for(user: User | AnonymousUser) -> list[Section]:
     """The sections ``user`` may open (used for the navigation and the /staff/ landing)."""
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return []

@@ -49,13 +49,14 @@ class AuditFilterForm(forms.Form):
         return _user(self.cleaned_data["owner"])
 
     def clean_q(self) -> str:
-        text = self.cleaned_data["q"].strip()
+        text: str = self.cleaned_data["q"].strip()
         if text and not searchable_words(text):
             raise forms.ValidationError("Enter at least one word (letters or digits).")
         return text
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")

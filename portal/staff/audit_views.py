@@ -5,6 +5,7 @@ from datetime import UTC
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -56,16 +57,16 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 
 @staff_permission_required(VIEW_AUDIT_LOG)
-def audit_export_csv(request: HttpRequest) -> HttpResponse:
+def audit_export_csv(request: HttpRequest) -> HttpResponseBase:
     return _export(request, "csv")
 
 
 @staff_permission_required(VIEW_AUDIT_LOG)
-def audit_export_jsonl(request: HttpRequest) -> HttpResponse:
+def audit_export_jsonl(request: HttpRequest) -> HttpResponseBase:
     return _export(request, "jsonl")
 
 
-def _export(request: HttpRequest, kind: str) -> HttpResponse:
+def _export(request: HttpRequest, kind: str) -> HttpResponseBase:
     """Audit the export (with its filters) first, then stream it."""
     form = AuditFilterForm(request.GET)
     if not form.is_valid():

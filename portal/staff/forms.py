@@ -53,13 +53,14 @@ class GrantSearchForm(forms.Form):
     cursor = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
-        value = self.cleaned_data["q"]
+        value: str = self.cleaned_data["q"]
         if _CONTROL.search(value):
             raise forms.ValidationError("The search may not contain control characters.")
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for first, second in (
             ("refreshed_after", "refreshed_before"),
             ("created_after", "created_before"),
@@ -102,7 +103,7 @@ class ReasonField(forms.CharField):
         super().__init__(**kwargs)
 
     def clean(self, value: Any) -> str:
-        text = super().clean(value)
+        text: str = super().clean(value)
         if _CONTROL.search(text):
             raise forms.ValidationError("The reason may not contain control characters.")
         return " ".join(text.split())
@@ -138,7 +139,8 @@ class RevokeGrantsForm(forms.Form):
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("confirm") and not data.get("reason"):
             self.add_error("reason", "Give a reason: the owners and the audit log will see it.")
         return data
@@ -149,7 +151,7 @@ class UserSearchForm(forms.Form):
     cursor = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
-        value = self.cleaned_data["q"]
+        value: str = self.cleaned_data["q"]
         if _CONTROL.search(value):
             raise forms.ValidationError("The search may not contain control characters.")
         return value.strip()

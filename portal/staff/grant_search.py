@@ -8,12 +8,12 @@ that each branch matches its index."""
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, OrderBy, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -54,7 +54,7 @@ SORT_LABELS = {
     "owner": "Owner email",
     "status": "Status",
 }
-_ORDER = {
+_ORDER: dict[str, tuple[str | OrderBy, ...]] = {
     "-created": ("-created_at", "-id"),
     "created": ("created_at", "id"),
     "-last_refreshed": (REFRESHED_KEY.desc(), "-id"),
@@ -98,7 +98,7 @@ class GrantPage:
 
 
 def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.UTC)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 _OWNERS_LIKE = 'SELECT "id" FROM "accounts_user" WHERE lower("email") LIKE %s'

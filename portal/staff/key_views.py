@@ -1,12 +1,13 @@
 """Staff page for the token API's service keys: list, create (shown once), revoke."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import AuthenticatedHttpRequest
 from portal.api.keys import create_service_key, revoke_service_key
 from portal.models import ServiceKey
 from portal.staff.access import MANAGE_SERVICE_KEYS, staff_permission_required
@@ -19,7 +20,7 @@ LIST_LIMIT = 200
 @require_http_methods(["GET", "POST"])
 @never_cache
 @sensitive_variables("raw_key")
-def keys(request: HttpRequest) -> HttpResponse:
+def keys(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The keys, newest first, and the creation form; a created key is shown on this answer only."""
     form = ServiceKeyForm(request.POST if request.method == "POST" else None)
     raw_key = None
@@ -58,7 +59,7 @@ def keys(request: HttpRequest) -> HttpResponse:
 
 @staff_permission_required(MANAGE_SERVICE_KEYS)
 @require_POST
-def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def key_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ServiceKey, pk=pk)
     if key.revoked_at is not None:
         messages.info(request, f"{key} was already revoked.")

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.audit import AuditContext
 from accounts.deactivation import DeactivationRefused, deactivate_user, reactivate_user
-from accounts.models import User
+from accounts.models import AuthenticatedHttpRequest, User
 from portal.staff.access import MANAGE_USERS, staff_permission_required
 from portal.staff.forms import UserActionForm, UserSearchForm
 from portal.staff.paging import page_links
@@ -16,7 +16,7 @@ from portal.staff.user_search import USER_SEEK, user_page
 
 @staff_permission_required(MANAGE_USERS)
 @require_GET
-def users(request: HttpRequest) -> HttpResponse:
+def users(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = UserSearchForm(request.GET)
     page = None
     if form.is_valid():

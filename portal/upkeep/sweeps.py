@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -95,7 +95,7 @@ def due_for_check(*, now: datetime) -> QuerySet[ZohoGrant]:
     )
 
 
-def _claim(queryset: QuerySet[ZohoGrant], *, field: str, batch_size: int) -> list[Any]:
+def _claim(queryset: QuerySet[ZohoGrant], *, field: str, batch_size: int) -> list[UUID]:
     """Lock up to ``batch_size`` rows nobody else holds and push ``field`` past a lease."""
     with transaction.atomic():
         ids = list(
@@ -141,7 +141,7 @@ def check_due_grants(
                 on_checked(outcome)
 
 
-def _check_within_dc_limit(grant_id: Any) -> CheckOutcome | None:
+def _check_within_dc_limit(grant_id: UUID) -> CheckOutcome | None:
     """Check a claimed grant once one of its data centre's slots is free.
 
     Slots are PostgreSQL session advisory locks (``UPKEEP_CONCURRENCY_PER_DC`` per data
@@ -178,7 +178,7 @@ def _take_slot(key: int) -> int | None:
     return None
 
 
-def check_grant(*, grant_id: Any) -> CheckOutcome:
+def check_grant(*, grant_id: UUID) -> CheckOutcome:
     """One health check through the token service and Desk; records and schedules the next.
 
     Returns the outcome (:class:`CheckOutcome`).
@@ -197,7 +197,7 @@ def check_grant(*, grant_id: Any) -> CheckOutcome:
     return outcome
 
 
-def _record_check(grant_id: Any, result: CheckResult, started: datetime) -> CheckOutcome:
+def _record_check(grant_id: UUID, result: CheckResult, started: datetime) -> CheckOutcome:
     now = timezone.now()
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
@@ -269,7 +269,7 @@ def finish_pending_revocations(*, batch_size: int | None = None) -> dict[str, in
             counts[_retry_revocation(grant_id)] += 1
 
 
-def _retry_revocation(grant_id: Any) -> str:
+def _retry_revocation(grant_id: UUID) -> str:
     give_up = timedelta(days=float(settings.UPKEEP_REVOKE_GIVE_UP_DAYS))
     if finish_revocation(grant_id=grant_id) == RevokeOutcome.REVOKED:
         return "revoked"
@@ -307,6 +307,8 @@ def purge_stale_secrets() -> int:
         with transaction.atomic():
             grants = list(stale.select_for_update(skip_locked=True)[:PURGE_BATCH])
             for grant in grants:
+                since = grant.status_changed_at
+                assert since is not None  # the query asked for one before the cutoff
                 grant.refresh_token_encrypted = grant.access_token_encrypted = None
                 grant.access_token_expires_at = None
                 grant.save(
@@ -320,7 +322,7 @@ def purge_stale_secrets() -> int:
                 record_event(
                     action=Action.SECRETS_PURGED,
                     grant=grant,
-                    detail={"needs_reconnect_since": grant.status_changed_at.isoformat()},
+                    detail={"needs_reconnect_since": since.isoformat()},
                 )
         purged += len(grants)
         if len(grants) < PURGE_BATCH:

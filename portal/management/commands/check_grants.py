@@ -2,8 +2,8 @@
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -45,14 +45,18 @@ class Command(BaseCommand):
     def _one(self, grant_id: str) -> sweeps.CheckSummary:
         summary = sweeps.CheckSummary()
         try:
-            summary.add(sweeps.check_grant(grant_id=grant_id))
-        except (ValidationError, ZohoGrant.DoesNotExist):
+            pk = UUID(grant_id)
+        except ValueError:
+            raise CommandError(f"No grant {grant_id}.") from None
+        try:
+            summary.add(sweeps.check_grant(grant_id=pk))
+        except ZohoGrant.DoesNotExist:
             raise CommandError(f"No grant {grant_id}.") from None
         except sweeps.NotCheckable:
             raise CommandError(f"Grant {grant_id} is neither active nor in trouble.") from None
         return summary
 
-    def _progress(self, total: int) -> Callable[[str], None]:
+    def _progress(self, total: int) -> Callable[[sweeps.CheckOutcome], None]:
         done = 0
 
         def step(outcome: sweeps.CheckOutcome) -> None:
