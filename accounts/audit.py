@@ -20,6 +20,7 @@ from django.db.models import QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 
+from accounts.client_address import client_address
 from accounts.models import REASON_WORDS, AuditEvent, User
 
 FORBIDDEN_DETAIL_WORDS = ("token", "secret", "code", "state", "verifier", "password")
@@ -77,7 +78,7 @@ class AuditContext:
         user = getattr(request, "user", None)
         return cls(
             actor=user if isinstance(user, User) else None,
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_address(request) or None,
             user_agent=request.headers.get("User-Agent", "")[:300],
         )
 

@@ -16,6 +16,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.client_address import client_address
 from accounts.models import RateCounter
 
 _UPSERT = """
@@ -33,24 +34,43 @@ def _window_start(now: datetime, window: timedelta) -> datetime:
 
 def allow(key: str, *, limit: int, window: timedelta) -> bool:
     """Count one hit on ``key``; False once more than ``limit`` hits fell in this window."""
+    return hit(key, window=window) <= limit
+
+
+def hit(key: str, *, window: timedelta) -> int:
+    """Count one hit on ``key`` and return the hits of this window so far, this one included."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, [key[:200], _window_start(now, window)])
         hits: int = cursor.fetchone()[0]
     if random.random() < SWEEP_CHANCE:  # noqa: S311
         RateCounter.objects.filter(window_start__lt=now - timedelta(days=1)).delete()
-    return hits <= limit
+    return hits
+
+
+def hits_so_far(key: str, *, window: timedelta) -> int:
+    """The hits on ``key`` in this window, counting nothing."""
+    start = _window_start(timezone.now(), window)
+    counter = RateCounter.objects.filter(key=key[:200], window_start=start)
+    return counter.values_list("hits", flat=True).first() or 0
+
+
+def seconds_left(window: timedelta) -> int:
+    """Seconds until this window of ``window`` ends (at least 1)."""
+    now = timezone.now()
+    return max(1, int((_window_start(now, window) + window - now).total_seconds()))
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The peer address. Behind a proxy, configure it to set REMOTE_ADDR (never trust a
-    client-supplied X-Forwarded-For here: a forged header must neither evade nor frame)."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address for a rate-limit key (``accounts.client_address`` decides it)."""
+    return client_address(request) or "unknown"
 
 
-def too_many(request: HttpRequest) -> HttpResponse:
-    response = render(request, "429.html", status=429)
-    response["Retry-After"] = "60"
+def too_many(request: HttpRequest, *, retry_after: int = 60) -> HttpResponse:
+    minutes = -(-retry_after // 60)
+    wait = "a minute" if minutes <= 1 else f"{minutes} minutes"
+    response = render(request, "429.html", {"wait": wait}, status=429)
+    response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -1,5 +1,6 @@
 """System checks for settings the portal needs (ids portal.E0xx / portal.W0xx)."""
 
+import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,6 +77,35 @@ def check_warning_thresholds(**kwargs: Any) -> list[CheckMessage]:
                 "UPKEEP_WARNING_FAILURES must be 1 or more and UPKEEP_WARNING_WINDOW_HOURS "
                 "more than 0.",
                 id="portal.E011",
+            )
+        )
+    return problems
+
+
+@register()
+def check_login_throttle(**kwargs: Any) -> list[CheckMessage]:
+    """Trusted proxies must parse, and the log-in limits must let someone in at all."""
+    problems: list[CheckMessage] = []
+    try:
+        # The same parse as accounts.client_address.trusted_proxies, which reads it per request.
+        for entry in settings.TRUSTED_PROXIES:
+            if entry.strip():
+                ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        problems.append(
+            Error("TRUSTED_PROXIES holds an entry that is not an IP or a CIDR.", id="portal.E012")
+        )
+    limits = (
+        settings.LOGIN_FAILURES_PER_ACCOUNT,
+        settings.LOGIN_FAILURES_PER_ADDRESS,
+        settings.LOGIN_FAILURE_WINDOW_MINUTES,
+    )
+    if min(limits) < 1:
+        problems.append(
+            Error(
+                "LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS and "
+                "LOGIN_FAILURE_WINDOW_MINUTES must be 1 or more.",
+                id="portal.E013",
             )
         )
     return problems

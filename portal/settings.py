@@ -96,6 +96,14 @@ ZOHO_REDIRECT_URI = env.str(
 # Token API: requests without a valid key allowed per client IP and minute (then 429).
 API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=30)
 
+# Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; empty trusts nobody,
+# and REMOTE_ADDR is the client (accounts/client_address.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Failed log-ins (site and admin) allowed per account and per client address in one window.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
+LOGIN_FAILURE_WINDOW_MINUTES = env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15)
+
 # Seconds any one call to Zoho may take (each phase; the whole body gets two more).
 ZOHO_HTTP_TIMEOUT = env.float("ZOHO_HTTP_TIMEOUT", default=10.0)
 ZOHO_SCOPES = env.list(

@@ -1,0 +1,102 @@
+"""SC-09, DP-03: the client's address is decided once, and only trusted proxies are believed.
+
+``accounts.client_address`` feeds the audit log, every rate limit and the logs. A forged
+``X-Forwarded-For`` from anyone but a configured proxy is ignored; behind a proxy the client
+is the right-most address the proxies vouch for.
+"""
+
+from typing import Any
+
+import pytest
+from django.core.checks import run_checks
+from django.test import Client, RequestFactory
+
+from accounts.audit import AuditContext
+from accounts.client_address import client_address
+
+PROXY = "10.0.0.1"
+
+
+def address(remote: str, forwarded: str | None = None) -> str:
+    meta: dict[str, Any] = {"REMOTE_ADDR": remote}
+    if forwarded is not None:
+        meta["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client_address(RequestFactory().get("/", **meta))
+
+
+def test_sc_09_no_trusted_proxy_means_the_peer_is_the_client(settings):
+    settings.TRUSTED_PROXIES = []
+    assert address("192.0.2.5", "198.51.100.7") == "192.0.2.5"
+    assert address(PROXY, "198.51.100.7") == PROXY
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "client"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("6.6.6.6, 198.51.100.7", "198.51.100.7"),  # the client's own claim is ignored
+        ("garbage, 198.51.100.7", "198.51.100.7"),  # junk left of the client is the client's
+        ("198.51.100.7, 10.0.0.2", "198.51.100.7"),  # a second trusted hop is skipped
+        ("198.51.100.7,10.9.9.9 , 10.0.0.2", "198.51.100.7"),
+        ("10.0.0.3, 10.0.0.2", "10.0.0.3"),  # only proxies: the farthest one
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # one client, one bucket
+        ("2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_sc_09_behind_a_trusted_proxy_the_rightmost_untrusted_hop_is_the_client(
+    settings, forwarded, client
+):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "fd00::/8"]
+    assert address(PROXY, forwarded) == client
+
+
+@pytest.mark.parametrize(
+    "forwarded", ["", "   ", "not-an-address", "198.51.100.7:443", "[2001:db8::1]", "1.2.3.4,"]
+)
+def test_sc_09_a_malformed_header_falls_back_to_the_peer(settings, forwarded):
+    settings.TRUSTED_PROXIES = [PROXY]
+    assert address(PROXY, forwarded) == PROXY
+
+
+def test_sc_09_a_missing_header_from_a_trusted_proxy_is_the_proxy(settings):
+    settings.TRUSTED_PROXIES = ["fd00::/8"]
+    assert address("fd00::1") == "fd00::1"
+
+
+def test_sc_09_a_peer_that_is_no_address_gives_no_address():
+    assert address("") == ""
+    assert AuditContext.from_request(RequestFactory().get("/", REMOTE_ADDR="")).ip_address is None
+
+
+def test_sc_09_the_audit_context_takes_the_same_address(settings):
+    settings.TRUSTED_PROXIES = [PROXY]
+    request = RequestFactory().get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert AuditContext.from_request(request).ip_address == "198.51.100.7"
+
+
+@pytest.mark.django_db
+def test_sc_09_the_api_key_failure_limit_counts_per_client_behind_the_proxy(settings):
+    settings.TRUSTED_PROXIES = [PROXY]
+    settings.API_AUTH_FAILURES_PER_MINUTE = 3
+
+    def attempt(client_ip: str) -> int:
+        return (
+            Client()
+            .get(
+                "/api/v1/grants",
+                HTTP_AUTHORIZATION="Bearer nope",
+                REMOTE_ADDR=PROXY,
+                HTTP_X_FORWARDED_FOR=client_ip,
+            )
+            .status_code
+        )
+
+    assert [attempt("198.51.100.7") for _ in range(4)] == [401, 401, 401, 429]
+    assert attempt("198.51.100.8") == 401
+
+
+def test_sc_09_a_trusted_proxy_entry_that_does_not_parse_stops_start_up(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "proxy.internal"]
+    assert "portal.E012" in {message.id for message in run_checks()}
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "::1"]
+    assert "portal.E012" not in {message.id for message in run_checks()}
