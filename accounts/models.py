@@ -118,6 +118,7 @@ class AuditEvent(models.Model):
         SERVICE_KEY_REVOKED = "service_key.revoked"
         USER_DEACTIVATED = "user.deactivated"
         USER_REACTIVATED = "user.reactivated"
+        USER_LOGIN_FAILED = "user.login_failed"
         AUDIT_EXPORTED = "audit.exported"
 
     class Outcome(models.TextChoices):

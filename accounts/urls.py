@@ -4,16 +4,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
+from accounts.login_throttle import throttle_login
 from accounts.ratelimit import limit_requests
 
-# Brute force: per client IP, shared by every process through PostgreSQL.
-LOGIN_LIMIT = limit_requests(("login", 20, timedelta(minutes=5)))
+# Brute force: failed log-ins per account and per client address (site and admin login);
+# sign-ups and resets per client address. All shared by every process through PostgreSQL.
+LOGIN_LIMIT = throttle_login
+SIGNUP_LIMIT = limit_requests(("signup", 20, timedelta(minutes=5)))
 RESET_LIMIT = limit_requests(("password-reset", 10, timedelta(minutes=15)))
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("signup/", LOGIN_LIMIT(views.signup), name="signup"),
+    path("signup/", SIGNUP_LIMIT(views.signup), name="signup"),
     path("profile/", views.profile, name="profile"),
     path(
         "login/",

@@ -105,6 +105,7 @@ EVENT_LABELS: dict[str, str] = {
     Action.HIDDEN: "Removed from the list",
     Action.WARNING_RAISED: "Warning shown",
     Action.WARNING_CLEARED: "Warning cleared",
+    Action.USER_LOGIN_FAILED: "Log-in failed",
 }
 
 
