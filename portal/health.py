@@ -3,9 +3,11 @@
 from typing import Any
 
 import psycopg
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
 DATABASE_TIMEOUT_SECONDS = 1
+# What an answer during a database outage tells the client to wait before trying again.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def database_is_up() -> bool:
@@ -24,3 +26,12 @@ def database_is_up() -> bool:
     except psycopg.Error:
         return False
     return True
+
+
+def is_database_outage(error: BaseException | None) -> bool:
+    """Whether an unhandled error means PostgreSQL could not be reached or went away.
+
+    Connection refused, the server shutting down, a connection that broke mid-request or a
+    pool with no connection to give: all retryable, so callers answer 503, not 500.
+    """
+    return isinstance(error, OperationalError | InterfaceError | psycopg.OperationalError)

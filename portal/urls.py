@@ -1,12 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.urls import LOGIN_LIMIT
-from portal.pages import grant_views, views
+from portal.api import views as api_views
+from portal.pages import errors, grant_views, views
 
 app_name = "portal"
 
@@ -45,3 +47,13 @@ urlpatterns = [
 
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Errors no view handled: a problem document for the API, a page for people."""
+    if request.path_info.startswith("/api/"):
+        return api_views.server_error(request)
+    return errors.server_error(request)
+
+
+handler500 = server_error

@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "portal.apps": {"portal.checks"},
     "portal.grants": {"accounts", "portal.zoho", "portal.crypto", "portal.models"},
     "portal.demo": {"accounts", "portal.zoho", "portal.crypto", "portal.models"},
-    "portal.api": {"accounts", "portal.grants", "portal.crypto", "portal.models"},
+    "portal.api": {"accounts", "portal.grants", "portal.crypto", "portal.models", "portal.health"},
     "portal.upkeep": {"accounts", "portal.grants", "portal.models"},
     "portal.pages": {
         "accounts",

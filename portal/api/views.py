@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import ratelimit
 from accounts.audit import AuditContext
+from portal import health
 from portal.api import caller as callers
 from portal.api import problems
 from portal.api.issuance import access_token_response
@@ -109,3 +111,11 @@ def grant_list(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
     if payload is None:
         return problems.problem("bad_request", 400, detail="Unknown filter value or cursor.")
     return problems.api_response(payload)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """An error no view handled, as a problem document: 503 with Retry-After in an outage."""
+    if health.is_database_outage(sys.exc_info()[1]):
+        retry = health.DATABASE_RETRY_AFTER_SECONDS
+        return problems.problem("service_unavailable", 503, retry_after=retry)
+    return problems.problem("server_error", 500)

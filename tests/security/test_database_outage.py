@@ -1,0 +1,89 @@
+"""DB-06: while PostgreSQL cannot be reached, every answer is a clean, retryable 503.
+
+The outage is real: Django's connection is pointed at a socket directory where no server
+listens, so every query fails as it does when the server is down; then it is pointed back.
+"""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connections
+from django.test import Client
+
+from accounts.models import User
+from portal.api.keys import create_service_key
+from portal.health import DATABASE_RETRY_AFTER_SECONDS
+from tests.conftest import GrantMaker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NOWHERE = "/nonexistent/desk-connect-no-server-here"
+
+
+@contextmanager
+def database_unreachable() -> Iterator[None]:
+    connection = connections["default"]
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST=NOWHERE, PORT="1")
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+def _no_internals(body: str) -> None:
+    """No SQL, driver message or server address reaches the client."""
+    for leak in (NOWHERE, "psycopg", "OperationalError", "Traceback", "SELECT"):
+        assert leak not in body
+
+
+def test_db_06_pages_answer_a_short_503_with_retry_after(alice: User) -> None:
+    browser = Client(raise_request_exception=False)
+    browser.force_login(alice)
+    assert browser.get("/connections/").status_code == 200
+    with database_unreachable():
+        response = browser.get("/connections/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+    page = response.content.decode()
+    assert "briefly unavailable" in page
+    _no_internals(page)
+    assert browser.get("/connections/").status_code == 200  # back by itself
+
+
+def test_db_06_the_api_answers_a_503_problem_then_recovers(make_grant: GrantMaker) -> None:
+    grant = make_grant()
+    _, raw = create_service_key(name="outage")
+    api = Client(raise_request_exception=False)
+
+    def ask():
+        return api.post(
+            f"/api/v1/grants/{grant.pk}/access-token",
+            data="{}",
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )
+
+    with database_unreachable():
+        during = ask()
+    assert during.status_code == 503
+    assert during["Content-Type"] == "application/problem+json"
+    assert during["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+    assert during["Cache-Control"] == "no-store"
+    assert json.loads(during.content)["code"] == "service_unavailable"
+    _no_internals(during.content.decode())
+
+    after = ask()
+    assert after.status_code == 200
+    assert json.loads(after.content)["access_token"] == make_grant.access_token
+
+
+def test_db_06_healthz_says_unavailable() -> None:
+    with database_unreachable():
+        response = Client(raise_request_exception=False).get("/healthz")
+    assert response.status_code == 503
+    assert json.loads(response.content) == {"status": "unavailable", "database": "unavailable"}
