@@ -1,0 +1,104 @@
+"""DP-04, DP-05, DP-07 and the cookie flags: what every answer carries, as a browser sees it.
+
+These read the answers (headers, cookies, error pages), not the settings, so a setting that is
+dropped or a middleware that is removed fails here.
+"""
+
+import pytest
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.test import Client
+from django.urls import path
+
+from accounts.models import User
+from portal import urls as portal_urls
+from tests.cast import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _csp(response: object) -> dict[str, str]:
+    header = response["Content-Security-Policy"]  # type: ignore[index]
+    directives = [part.strip() for part in header.split(";") if part.strip()]
+    return {name: rest for name, _, rest in (part.partition(" ") for part in directives)}
+
+
+def test_dp_04_every_page_carries_the_content_security_policy(client: Client) -> None:
+    for url in ("/", "/accounts/login/", "/accounts/signup/"):
+        policy = _csp(client.get(url))
+        assert policy["default-src"] == "'self'"
+        assert policy["script-src"].split()[0] == "'self'"
+        assert "unsafe" not in policy["script-src"]
+        assert policy["object-src"] == "'none'"
+        assert policy["base-uri"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["form-action"] == "'self'"
+
+
+def test_dp_04_only_the_connect_pages_may_post_on_to_zoho(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    form_action = _csp(client.get("/connections/"))["form-action"].split()
+    assert form_action[0] == "'self'"
+    assert form_action[1:] and all(origin.startswith("http") for origin in form_action[1:])
+
+
+def test_dp_07_security_headers_on_pages_and_api(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    for response in (client.get("/connections/"), client.get("/api/v1/grants")):
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Referrer-Policy"] == "same-origin"
+        assert "no-store" in response["Cache-Control"]
+    assert client.get("/connections/")["X-Frame-Options"] == "DENY"
+
+
+def test_session_and_csrf_cookies_are_httponly_samesite_and_secure(
+    client: Client, alice: User
+) -> None:
+    login_page = client.get("/accounts/login/")
+    csrf = login_page.cookies["csrftoken"]
+    assert csrf["samesite"] == "Lax" and csrf["secure"]
+    response = client.post(
+        "/accounts/login/", {"username": alice.email, "password": PASSWORD}, secure=True
+    )
+    assert response.status_code == 302
+    session = response.cookies["sessionid"]
+    assert session["httponly"] and session["secure"]
+    assert session["samesite"] == "Lax"
+
+
+@login_not_required
+def _boom(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("a bug with SELECT secret_column FROM somewhere")
+
+
+urlpatterns = [path("boom/", _boom), *portal_urls.urlpatterns]
+handler500 = portal_urls.handler500  # the portal's own, as in production
+
+
+@pytest.mark.urls("tests.security.test_deployment_headers")
+def test_dp_05_500_is_the_branded_page_without_internals() -> None:
+    response = Client(raise_request_exception=False).get("/boom/")
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "Desk Connect" in page and "Something went wrong on our side" in page
+    for leak in ("RuntimeError", "Traceback", "SELECT", "secret_column", "settings"):
+        assert leak not in page
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [("/no-such-page/", 404), ("/staff/", 404)],
+)
+def test_dp_05_404_is_the_branded_page(client: Client, alice: User, url: str, status: int) -> None:
+    client.force_login(alice)
+    response = client.get(url)
+    assert response.status_code == status
+    page = response.content.decode()
+    assert "Desk Connect" in page and "Traceback" not in page
+
+
+def test_dp_05_400_from_a_bad_host_is_generic(client: Client) -> None:
+    response = client.get("/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "evil.example" not in page and "ALLOWED_HOSTS" not in page
