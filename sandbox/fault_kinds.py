@@ -77,6 +77,16 @@ KINDS: dict[str, Kind] = {
     "oversized": Kind(
         "block", params={"size": Param(int, 2 * MIB, 1, 32 * MIB)}, help="huge valid JSON body"
     ),
+    "gzip_bomb": Kind(
+        "block",
+        params={"size": Param(int, 256 * MIB, 1, 1024 * MIB)},
+        help="200 gzip JSON: small as sent, `size` bytes inflated (compressed while streamed)",
+    ),
+    "deep_json": Kind(
+        "block",
+        params={"depth": Param(int, 100_000, 1, 1_000_000)},
+        help="200 with JSON nested `depth` arrays deep",
+    ),
     "rate_limit": Kind(
         "block",
         params={"status": Param(int, None, 200, 599)},
@@ -95,6 +105,13 @@ KINDS: dict[str, Kind] = {
         endpoints=("token", "refresh"),
         params={"value": Param(str, REQUIRED)},
         help="api_domain of your choice",
+    ),
+    "token_field": Kind(
+        "modify",
+        endpoints=("token", "refresh"),
+        params={"field": Param(str, REQUIRED), "value": _TEXT},
+        help="set a token answer field to `value` (JSON text; other text as a string); "
+        "no value: remove the field",
     ),
     "legacy_expiry": Kind(
         "modify",

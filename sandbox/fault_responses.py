@@ -4,6 +4,7 @@ import json
 import socket
 import struct
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from sandbox.records import SandboxRequest
 from sandbox.tokens import ACCESS_DENIED_BODY
 
 DRIP_LIMIT_SECONDS = 30.0
+MIB = 1024 * 1024
 HTML_PAGE = (
     "<!doctype html><html><head><title>Zoho Accounts</title></head>"
     "<body><h1>Sign in to access Zoho</h1><p>Our servers are being upgraded.</p></body></html>"
@@ -51,6 +53,13 @@ def blocking_response(request: SandboxRequest, fault: Fault, *, desk: bool) -> H
         return response
     if kind == "oversized":
         return _oversized(int(params["size"]))
+    if kind == "gzip_bomb":
+        return _gzip_bomb(int(params["size"]))
+    if kind == "deep_json":
+        depth = int(params["depth"])
+        return HttpResponse(
+            '{"data": ' + "[" * depth + "]" * depth + "}", content_type="application/json"
+        )
     if kind == "rate_limit":
         if desk:
             return JsonResponse(DESK_RATE_LIMIT, status=int(params.get("status") or 429))
@@ -125,6 +134,29 @@ def _oversized(size: int) -> StreamingHttpResponse:
 
     response = StreamingHttpResponse(pieces(), content_type="application/json")
     response["Content-Length"] = str(len(head) + filler + len(tail))
+    return response
+
+
+def _gzip_bomb(size: int) -> StreamingHttpResponse:
+    """A JSON body of ``size`` bytes, gzip-compressed while it is sent (about 1 KB per MiB):
+    a client that inflates it whole holds ``size`` bytes in memory."""
+    head, tail = b'{"access_token": "1000.', b'", "token_type": "Bearer", "expires_in": 3600}'
+    block = b"a" * MIB
+
+    def pieces() -> Iterator[bytes]:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        yield compressor.compress(head)
+        left = max(size - len(head) - len(tail), 0)
+        while left > 0:
+            step = min(left, MIB)
+            left -= step
+            out = compressor.compress(block[:step])
+            if out:
+                yield out
+        yield compressor.compress(tail) + compressor.flush()
+
+    response = StreamingHttpResponse(pieces(), content_type="application/json")
+    response["Content-Encoding"] = "gzip"
     return response
 
 

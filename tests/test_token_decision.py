@@ -48,6 +48,33 @@ CASES = [
         REFRESH,
     ),
     ("no expiry is refreshed", {"access_token_expires_at": None}, Force.NO, None, REFRESH),
+    (
+        "a short-lived token refreshed this minute is handed out, not refreshed again",
+        {
+            "access_token_expires_at": NOW + timedelta(seconds=2),
+            "last_refreshed_at": NOW - timedelta(seconds=1),
+        },
+        Force.NO,
+        None,
+        HAND_OUT,
+    ),
+    (
+        "a short-lived token refreshed this minute but expired is refreshed",
+        {"access_token_expires_at": NOW, "last_refreshed_at": NOW - timedelta(seconds=2)},
+        Force.NO,
+        None,
+        REFRESH,
+    ),
+    (
+        "a short-lived token refreshed over a minute ago is refreshed",
+        {
+            "access_token_expires_at": NOW + timedelta(seconds=30),
+            "last_refreshed_at": NOW - tokens.FORCE_REFRESH_INTERVAL,
+        },
+        Force.NO,
+        None,
+        REFRESH,
+    ),
     ("no ciphertext is refreshed", {"has_access_token": False}, Force.NO, None, REFRESH),
     (
         "inactive owner is refused",

@@ -151,7 +151,9 @@ def decide(
     if grant.status not in lifecycle.HANDS_OUT:
         return Decision(Verdict.REFUSE, str(grant.status))
     if force is Force.NO:
-        return HAND_OUT if _valid_for(grant, now=now, margin=min_valid) else REFRESH
+        if _valid_for(grant, now=now, margin=min_valid) or _just_refreshed(grant, now=now):
+            return HAND_OUT
+        return REFRESH
     last = grant.last_refreshed_at
     if last and asked_at and last >= asked_at and _valid_for(grant, now=now, margin=timedelta(0)):
         return HAND_OUT
@@ -159,6 +161,18 @@ def decide(
         wait = FORCE_REFRESH_INTERVAL - (now - last)
         return Decision(Verdict.REFUSE, REFRESH_TOO_SOON, int(wait.total_seconds()) + 1)
     return REFRESH
+
+
+def _just_refreshed(grant: GrantSnapshot, *, now: datetime) -> bool:
+    """Refreshed within the throttle's minute and still valid: as fresh as Zoho makes it.
+
+    When Zoho issues tokens shorter than a caller's ``min_valid``, refreshing again cannot
+    satisfy it either; the caller gets this token with its true expiry instead of another
+    refresh for every call.
+    """
+    last = grant.last_refreshed_at
+    recent = last is not None and now - last < FORCE_REFRESH_INTERVAL
+    return recent and _valid_for(grant, now=now, margin=timedelta(0))
 
 
 def _valid_for(grant: GrantSnapshot, *, now: datetime, margin: timedelta) -> bool:
@@ -184,6 +198,9 @@ def get_access_token(
     token_rejected: bool = False,
 ) -> IssuedToken:
     """A token valid for at least ``min_valid``; refreshes (once) only when needed.
+
+    A token refreshed within the last minute is handed out while it is valid at all, even
+    when Zoho made it shorter than ``min_valid``: ``expires_at`` always says the truth.
 
     ``force_refresh`` asks for a new token (refused with :class:`RefreshTooSoon` within a
     minute of the last refresh); ``token_rejected`` says Zoho refused the stored one.

@@ -4,6 +4,7 @@ import functools
 import logging
 import ssl
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +25,10 @@ from portal.zoho.errors import (
 logger = logging.getLogger("portal.zoho")
 
 USER_AGENT = "DeskConnectPortal/1.0"
-MAX_BODY_BYTES = 512 * 1024
+MAX_BODY_BYTES = 512 * 1024  # both as sent and as decompressed
+_INFLATE_STEP = 64 * 1024
+# Only gzip is asked for and decoded (boundedly, here); any other encoding is refused.
+_GZIP = {"gzip", "x-gzip"}
 
 REJECTED_ERRORS = {"invalid_code", "invalid_grant", "invalid_token", "invalid_request_token"}
 MISCONFIGURED_ERRORS = {
@@ -70,8 +74,43 @@ class _BoundedStream(httpx2.SyncByteStream):
         self._stream.close()
 
 
+class _InflatedStream(httpx2.SyncByteStream):
+    """Decompresses a gzip body at most ``_INFLATE_STEP`` bytes at a time, stopping past the
+    size cap: a small gzip bomb never inflates into memory (httpx2 would inflate each chunk
+    whole, one 64 KB chunk to 64 MB)."""
+
+    def __init__(self, stream: httpx2.SyncByteStream, encoding: str) -> None:
+        self._stream = stream
+        self._encoding = encoding
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._encoding not in _GZIP:
+            raise ZohoUnavailable("malformed_response")
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        size = fed = 0
+        for chunk in self._stream:
+            fed += len(chunk)
+            data = chunk
+            while data and not inflater.eof:
+                try:
+                    out = inflater.decompress(data, _INFLATE_STEP)
+                except zlib.error:
+                    raise ZohoUnavailable("malformed_response") from None
+                size += len(out)
+                if size > MAX_BODY_BYTES:
+                    raise ZohoUnavailable("response_too_large")
+                yield out
+                data = inflater.unconsumed_tail
+        if fed and not inflater.eof:  # cut short
+            raise ZohoUnavailable("malformed_response")
+
+    def close(self) -> None:
+        self._stream.close()
+
+
 class BoundedTransport(httpx2.BaseTransport):
-    """Wraps a transport so every response body is bounded in size and total time."""
+    """Wraps a transport so every response body is bounded in size (as sent and as
+    decompressed) and total time."""
 
     def __init__(self, total_seconds: float, inner: httpx2.BaseTransport | None = None) -> None:
         self._total_seconds = total_seconds
@@ -81,10 +120,22 @@ class BoundedTransport(httpx2.BaseTransport):
         deadline = time.monotonic() + self._total_seconds
         response = self._inner.handle_request(request)
         assert isinstance(response.stream, httpx2.SyncByteStream)
+        headers = response.headers
+        stream: httpx2.SyncByteStream = _BoundedStream(response.stream, deadline)
+        encoding = headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            stream = _InflatedStream(stream, encoding)
+            headers = httpx2.Headers(
+                [
+                    (name, value)
+                    for name, value in headers.multi_items()
+                    if name.lower() not in ("content-encoding", "content-length")
+                ]
+            )
         return httpx2.Response(
             status_code=response.status_code,
-            headers=response.headers,
-            stream=_BoundedStream(response.stream, deadline),
+            headers=headers,
+            stream=stream,
             extensions=response.extensions,
         )
 
@@ -102,7 +153,11 @@ def client_options() -> dict[str, Any]:
     return {
         "timeout": httpx2.Timeout(seconds, connect=min(seconds, 5.0)),
         "follow_redirects": False,
-        "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
+        "headers": {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+        },
         "transport": BoundedTransport(seconds + 2.0),
         "trust_env": False,
     }
@@ -150,7 +205,7 @@ def upstream(endpoint: str, dc: str) -> Iterator[None]:
         code = "tls_error" if "SSL" in type(error.__context__).__name__ else "connection_failed"
         _log(endpoint, dc, started, code)
         raise ZohoUnavailable(code) from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         _log(endpoint, dc, started, "malformed_response")
         raise ZohoUnavailable("malformed_response") from None
     else:
@@ -167,7 +222,10 @@ def json_object(response: httpx2.Response) -> dict[str, Any]:
     """The body as a JSON object, or raise for anything else (HTML, 3xx, 5xx, garbage)."""
     if response.status_code >= 500 or 300 <= response.status_code < 400:
         response.raise_for_status()
-    body = response.json()
+    try:
+        body = response.json()
+    except RecursionError:  # deeply nested JSON: refused like any other malformed body
+        raise ValueError("JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise ValueError("not a JSON object")
     return body

@@ -1,5 +1,6 @@
 """Zoho Accounts OAuth 2.0: authorize URL, code exchange, refresh, revoke, identity."""
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,9 +16,9 @@ from portal.zoho.datacentres import DataCentre
 from portal.zoho.errors import ZohoMisconfigured, ZohoRejected, ZohoUnavailable
 from portal.zoho.http import client_options, json_object, oauth_error, upstream
 
-MIN_EXPIRES_IN = 60
+# Zoho's lifetimes are stored as given, never raised: a token Zoho says lives 2 s is not
+# handed out as valid for a minute. Only the upper end is bounded.
 MAX_EXPIRES_IN = 24 * 3600
-DEFAULT_EXPIRES_IN = 3600
 _TOKEN_SHAPE = re.compile(r"^[\x21-\x7e]{8,2048}$")
 _TEXT_LIMIT = 254
 
@@ -74,18 +75,27 @@ def _client(dc: DataCentre) -> OAuth2Client:
 
 
 def _normalise_token_response(response: httpx2.Response) -> httpx2.Response:
-    """Zoho quirks: errors and legacy ``expires_in_sec`` (``expires_in`` then in ms)."""
+    """Zoho quirks: errors and legacy ``expires_in_sec`` (``expires_in`` then in ms).
+
+    A lifetime that is not a positive number is a malformed answer (``ValueError``); one
+    above a day is cut to a day, and none is ever raised.
+    """
     body = json_object(response)
     if "error" in body or response.status_code != 200:
         return response
-    seconds = body.get("expires_in_sec", body.get("expires_in", DEFAULT_EXPIRES_IN))
-    try:
-        seconds = int(seconds)
-    except (TypeError, ValueError):
-        seconds = DEFAULT_EXPIRES_IN
+    seconds = _lifetime(body.get("expires_in_sec", body.get("expires_in")))
     body.pop("expires_in_sec", None)
-    body["expires_in"] = min(max(seconds, MIN_EXPIRES_IN), MAX_EXPIRES_IN)
+    body["expires_in"] = min(seconds, MAX_EXPIRES_IN)
     return httpx2.Response(200, json=body, request=response.request)
+
+
+def _lifetime(value: Any) -> int:
+    """Seconds from a token answer's lifetime field: a positive finite number, else refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expires_in is not a number")
+    if not math.isfinite(value) or value < 1:
+        raise ValueError("expires_in out of range")
+    return int(min(value, MAX_EXPIRES_IN))
 
 
 def authorize_url(*, dc: DataCentre, state: str, code_verifier: str) -> str:
@@ -105,6 +115,7 @@ def authorize_url(*, dc: DataCentre, state: str, code_verifier: str) -> str:
 @sensitive_variables("code", "code_verifier", "token")
 def exchange_code(*, dc: DataCentre, code: str, code_verifier: str) -> TokenSet:
     """Trade an authorization code for tokens at ``dc``'s token endpoint (never retried)."""
+    sent_at = timezone.now()
     with upstream("token", dc.code), _client(dc) as client:
         token = client.fetch_token(
             f"{dc.accounts_url}/oauth/v2/token",
@@ -112,30 +123,24 @@ def exchange_code(*, dc: DataCentre, code: str, code_verifier: str) -> TokenSet:
             code=code,
             code_verifier=code_verifier,
         )
-        access_token = _checked_token(token.get("access_token"))
-        refresh = token.get("refresh_token")
-        return TokenSet(
-            access_token=access_token,
-            refresh_token=_checked_token(refresh) if refresh else None,
-            expires_at=_expires_at(token),
-            api_domain=clean_text(token.get("api_domain")),
-            scope=clean_text(token.get("scope"), limit=1000),
-        )
+        return _checked_answer(token, dc=dc, sent_at=sent_at)
 
 
-@sensitive_variables("refresh_token", "token")
+@sensitive_variables("refresh_token", "token", "answer")
 def refresh(*, dc: DataCentre, refresh_token: str) -> AccessToken:
     """Mint a new access token from ``refresh_token``."""
+    sent_at = timezone.now()
     with upstream("refresh", dc.code), _client(dc) as client:
         token = client.refresh_token(
             f"{dc.accounts_url}/oauth/v2/token", refresh_token=refresh_token
         )
-        rotated = token.get("refresh_token")
+        answer = _checked_answer(token, dc=dc, sent_at=sent_at)
+        rotated = answer.refresh_token
         return AccessToken(
-            access_token=_checked_token(token.get("access_token")),
-            expires_at=_expires_at(token),
-            api_domain=clean_text(token.get("api_domain")),
-            refresh_token=_checked_token(rotated) if rotated and rotated != refresh_token else None,
+            access_token=answer.access_token,
+            expires_at=answer.expires_at,
+            api_domain=answer.api_domain,
+            refresh_token=rotated if rotated and rotated != refresh_token else None,
         )
 
 
@@ -182,15 +187,41 @@ def user_info(*, dc: DataCentre, access_token: str) -> ZohoUser:
         return ZohoUser(user_id=user_id, email=clean_text(body.get("Email")), display_name=display)
 
 
+@sensitive_variables("token", "refresh")
+def _checked_answer(token: dict[str, Any], *, dc: DataCentre, sent_at: datetime) -> TokenSet:
+    """A token answer whose every field was checked; anything else is malformed (ValueError).
+
+    The lifetime counts from when the request was sent, so the expiry is never later than
+    Zoho's own. ``api_domain`` must be ``dc``'s own API host from the pinned table, and that
+    table value is what is kept.
+    """
+    token_type = token.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise ValueError("token_type is not Bearer")
+    refresh = token.get("refresh_token")
+    scope = token.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise ValueError("scope is not a string")
+    return TokenSet(
+        access_token=_checked_token(token.get("access_token")),
+        refresh_token=None if refresh is None else _checked_token(refresh),
+        expires_at=sent_at + timedelta(seconds=_lifetime(token.get("expires_in"))),
+        api_domain=_checked_api_domain(token.get("api_domain"), dc),
+        scope=clean_text(scope, limit=1000),
+    )
+
+
 def _checked_token(value: Any) -> str:
     if not isinstance(value, str) or not _TOKEN_SHAPE.match(value):
         raise ValueError("token missing or malformed")
     return value
 
 
-def _expires_at(token: dict[str, Any]) -> datetime:
-    seconds = int(token.get("expires_in") or DEFAULT_EXPIRES_IN)
-    return timezone.now() + timedelta(seconds=seconds)
+def _checked_api_domain(value: Any, dc: DataCentre) -> str:
+    """``dc``'s API host when the answer names exactly it; a backend calls whatever is kept."""
+    if not isinstance(value, str) or value.rstrip("/").lower() != dc.api_domain.lower():
+        raise ValueError("api_domain is not the data centre's")
+    return dc.api_domain
 
 
 def clean_text(value: Any, *, limit: int = _TEXT_LIMIT) -> str:

@@ -3,6 +3,7 @@
 Zoho answers OAuth errors with HTTP 200 and ``{"error": "<code>"}``; so does the sandbox.
 """
 
+import json
 from typing import Any
 
 from django.http import JsonResponse
@@ -152,7 +153,21 @@ def _token_body(
         body["expires_in"] = config.access_token_lifetime * 1000
     else:
         body["expires_in"] = config.access_token_lifetime
+    if "token_field" in changes:
+        _set_field(body, changes["token_field"].params)
     return body
+
+
+def _set_field(body: dict[str, Any], params: dict[str, Any]) -> None:
+    """The ``token_field`` fault: a field set to a JSON value (other text: a string) or gone."""
+    name, value = str(params["field"]), str(params.get("value") or "")
+    if not value:
+        body.pop(name, None)
+        return
+    try:
+        body[name] = json.loads(value)
+    except ValueError:
+        body[name] = value
 
 
 @zoho_endpoint("revoke")

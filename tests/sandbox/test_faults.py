@@ -2,6 +2,7 @@
 
 import json
 import time
+import zlib
 
 import pytest
 
@@ -88,6 +89,36 @@ def test_oversized_body(zoho):
     body = b"".join(response.streaming_content)
     assert len(body) == 300_000 == int(response["Content-Length"])
     assert json.loads(body)["status"] == "success"
+
+
+def test_gzip_bomb_is_small_as_sent_and_huge_inflated(zoho):
+    zoho.fault("gzip_bomb", endpoint="refresh", size=8 * 1024 * 1024)
+    response = zoho.token("eu", grant_type="refresh_token", refresh_token="x")
+    assert response["Content-Encoding"] == "gzip"
+    sent = b"".join(response.streaming_content)
+    assert len(sent) < 64 * 1024
+    inflated = zlib.decompress(sent, 16 + zlib.MAX_WBITS)
+    assert len(inflated) == 8 * 1024 * 1024
+    assert json.loads(inflated)["token_type"] == "Bearer"
+
+
+def test_deep_json_is_nested_past_the_parsers_limit(zoho):
+    zoho.fault("deep_json", endpoint="refresh", depth=50_000, count=1)
+    response = zoho.token("eu", grant_type="refresh_token", refresh_token="x")
+    assert response.status_code == 200 and response.content.count(b"[") == 50_000
+    with pytest.raises(RecursionError):
+        json.loads(response.content)
+
+
+def test_token_field_sets_or_removes_a_field(zoho, eu_tokens):
+    zoho.fault("token_field", endpoint="refresh", field="token_type", value='"mac"', count=1)
+    zoho.fault("token_field", endpoint="refresh", field="expires_in", value="{}", count=1)
+    zoho.fault("token_field", endpoint="refresh", field="api_domain", count=1)
+    refreshes = [zoho.refresh("eu", eu_tokens["refresh_token"]) for _ in range(4)]
+    assert refreshes[0]["token_type"] == "mac"  # the oldest fault of a kind first
+    assert refreshes[1]["expires_in"] == {}
+    assert "api_domain" not in refreshes[2]
+    assert refreshes[3]["token_type"] == "Bearer" and refreshes[3]["expires_in"] == 3600
 
 
 def test_rate_limit_on_accounts_and_on_desk(zoho, eu_tokens):
