@@ -94,6 +94,7 @@ EVENT_LABELS: dict[str, str] = {
     Action.CONNECTED: "Connected",
     Action.CONNECT_FAILED: "Connection failed",
     Action.RECONNECTED: "Reconnected",
+    Action.CONNECT_MERGED: "Connected again at the same moment: merged into this connection",
     Action.SUPERSEDED_TOKEN_REVOKED: "Replaced token revoked at Zoho",
     Action.SUPERSEDED_TOKEN_REVOKE_FAILED: "Replaced token could not be revoked",
     Action.TESTED: "Connection tested",
