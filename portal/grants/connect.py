@@ -98,7 +98,8 @@ def finish_connect(
         raise _failed(context, "no_code")
     try:
         dc = zoho.data_centre_for_callback(
-            location=params.location, accounts_server=params.accounts_server
+            location=params.location or _pinned_location(pending),
+            accounts_server=params.accounts_server,
         )
     except zoho.UntrustedAccountsServer as error:
         logger.warning("callback refused: %s", error.code)
@@ -112,6 +113,17 @@ def finish_connect(
     except zoho.ZohoError as error:
         raise _failed(context, _reason_for(error), dc=dc.code, zoho_error=error.code) from None
     return _store(context=context, user=user, dc=dc, tokens=tokens, who=who, orgs=orgs)
+
+
+def _pinned_location(pending: oauth_state.Pending) -> str:
+    """The DC a callback without ``location`` is held to: the one the request started at.
+
+    Only for a separate cluster (China): there the start server is the user's own DC, and
+    China's callback may omit ``location``. A global request is routed by Zoho to any DC,
+    so a missing ``location`` there names nothing and stays refused (OA-03c).
+    """
+    start = zoho.start_data_centre(pending.region)
+    return start.code if pending.region == start.code else ""
 
 
 def _reason_for(error: zoho.ZohoError) -> str:
