@@ -96,6 +96,7 @@ class AuditEvent(models.Model):
         CONNECTED = "grant.connected"
         CONNECT_FAILED = "grant.connect_failed"
         RECONNECTED = "grant.reconnected"
+        CONNECT_MERGED = "grant.connect_merged"
         SUPERSEDED_TOKEN_REVOKED = "grant.superseded_token_revoked"
         SUPERSEDED_TOKEN_REVOKE_FAILED = "grant.superseded_token_revoke_failed"
         TESTED = "grant.tested"

@@ -178,6 +178,34 @@ class PendingAuthorization(models.Model):
         return f"Pending authorization {self.pk} for user {self.user_id}"
 
 
+class OrphanedToken(models.Model):
+    """A refresh token the portal received and does not keep, waiting to be revoked at Zoho.
+
+    Left by a reconnect (the replaced token) or by racing callbacks for the same Zoho user
+    (the tokens of the callbacks that lost). The ciphertext is bound to this row's id; the row
+    is deleted once Zoho confirms, so a job only ever carries the row's id, never a token.
+    ``grant_id`` is a plain value (the grant may be gone by the time Zoho answers).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    grant_id = models.UUIDField(null=True, blank=True)
+    data_centre = models.CharField(max_length=8)
+    token_encrypted = models.BinaryField(editable=False)
+    reason = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="orphan_token_created")]
+
+    def __str__(self) -> str:
+        return f"Orphaned token {self.pk} of grant {self.grant_id}"
+
+    def __repr__(self) -> str:
+        return f"<OrphanedToken {self.pk}>"
+
+
 class ServiceKey(models.Model):
     """A credential the app's backend uses for the token API (``Authorization: Bearer``).
 

@@ -14,7 +14,7 @@ from procrastinate import JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
-from portal.grants import owner_alerts
+from portal.grants import orphans, owner_alerts
 from portal.upkeep import sweeps
 
 logger = logging.getLogger("portal.tasks")
@@ -30,6 +30,11 @@ def check_due_grants(timestamp: int) -> None:
 def finish_revocations(timestamp: int) -> None:
     counts = sweeps.finish_pending_revocations()
     logger.info("pending revocations: %s", counts)
+
+
+@app.task(name="portal.revoke_orphaned_tokens", queueing_lock="portal.revoke_orphaned_tokens")
+def revoke_orphaned_tokens(timestamp: int) -> None:
+    logger.info("held refresh tokens: %s", orphans.revoke_orphaned_tokens())
 
 
 @app.task(name="portal.purge_secrets", queueing_lock="portal.purge_secrets")

@@ -17,6 +17,12 @@ from portal.grants import tokens
 from portal.grants.wording import error_words, refusal_message
 from portal.models import ZohoGrant
 
+# Desk codes that refuse one organization, not the grant: the agent left that organization,
+# or may not use the API there. Reported by a check, never a reason to condemn the grant.
+ORG_REFUSALS = {"oauth_org_mismatch", "unauthorized"}
+# Organizations asked for the agent behind the token in one check (each is one Desk call).
+MAX_ORGS_CHECKED = 3
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -24,6 +30,7 @@ class CheckResult:
     message: str
     organization: str = ""
     agent: str = ""
+    refused_organizations: tuple[str, ...] = ()
 
 
 def check_connection(*, grant_id: UUID, actor: User | None = None) -> CheckResult:
@@ -42,32 +49,60 @@ def probe_connection(*, grant_id: UUID) -> CheckResult:
 
 
 def _check(grant_id: UUID) -> CheckResult:
+    """Condemn the grant only when Zoho refuses it after a fresh refresh.
+
+    A refusal with the stored access token may just mean Zoho dropped that token early, so
+    the check refreshes once and tries again; a refusal by one organization is reported.
+    """
     grant = ZohoGrant.objects.only("pk", "data_centre").get(pk=grant_id)
     dc = zoho.data_centre(grant.data_centre)
     for attempt in (1, 2):
         issued = tokens.get_access_token(grant_id=grant_id, token_rejected=attempt == 2)
         try:
             orgs = zoho.organizations(dc=dc, access_token=issued.access_token)
-            agent = (
-                zoho.myinfo(dc=dc, access_token=issued.access_token, org_id=orgs[0].id)
-                if orgs
-                else None
-            )
+            agents = _agents(dc, issued.access_token, orgs[:MAX_ORGS_CHECKED])
         except zoho.ZohoRejected as error:
-            if attempt == 1 and error.code == "invalid_oauth":
-                continue  # Zoho dropped this access token early: refresh once and retry
+            if attempt == 1:
+                continue
             tokens.mark_rejected(grant_id=grant_id, error=error)
             return CheckResult(ok=False, message=error_words(error.code))
         except zoho.ZohoError as error:
             return CheckResult(ok=False, message=error_words(error.code))
         _store_organizations(grant_id, orgs)
-        org_name = orgs[0].name if orgs else ""
-        agent_name = agent.name if agent else ""
-        message = f"Zoho Desk answered: organization {org_name or 'none'}"
-        return CheckResult(
-            True, f"{message}, agent {agent_name or 'unknown'}.", org_name, agent_name
-        )
+        return _result(agents)
     raise AssertionError("unreachable: the second attempt returns")
+
+
+def _agents(
+    dc: zoho.DataCentre, access_token: str, orgs: list[zoho.DeskOrganization]
+) -> list[tuple[zoho.DeskOrganization, zoho.DeskAgent | None, str]]:
+    """Each organization with its agent, or ``None`` and the code it was refused with."""
+    answers: list[tuple[zoho.DeskOrganization, zoho.DeskAgent | None, str]] = []
+    for org in orgs:
+        try:
+            answers.append((org, zoho.myinfo(dc=dc, access_token=access_token, org_id=org.id), ""))
+        except zoho.ZohoRejected as error:
+            if error.code not in ORG_REFUSALS:
+                raise
+            answers.append((org, None, error.code))
+    return answers
+
+
+def _result(
+    agents: list[tuple[zoho.DeskOrganization, zoho.DeskAgent | None, str]],
+) -> CheckResult:
+    answered = [(org, agent) for org, agent, _ in agents if agent is not None]
+    refused = [(org, code) for org, agent, code in agents if agent is None]
+    org_name = answered[0][0].name if answered else ""
+    agent_name = answered[0][1].name if answered else ""
+    message = (
+        f"Zoho Desk answered: organization {org_name or 'none'}, agent {agent_name or 'unknown'}."
+    )
+    for org, code in refused:
+        message += f" Organization {org.name or org.id}: {error_words(code)}"
+    return CheckResult(
+        True, message, org_name, agent_name, tuple(org.name or org.id for org, _ in refused)
+    )
 
 
 def _store_organizations(grant_id: UUID, orgs: list[zoho.DeskOrganization]) -> None:

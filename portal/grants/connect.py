@@ -10,21 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent, User
 from portal import zoho
-from portal.crypto import encrypt_token
-from portal.grants import early_warning, lifecycle, oauth_state
-from portal.grants.selectors import revoke_superseded_token
+from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
+from portal.grants import early_warning, lifecycle, oauth_state, orphans
 from portal.grants.wording import connect_failure
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
+ONE_LIVE_GRANT = "portal_one_live_grant_per_zoho_user"
 
 
 class ConnectFailed(Exception):
@@ -49,6 +49,7 @@ class CallbackParams:
 class Connected:
     grant: ZohoGrant
     reconnected: bool
+    merged: bool = False  # a racing callback for the same Zoho user had already connected
 
 
 def start_connect(
@@ -97,7 +98,8 @@ def finish_connect(
         raise _failed(context, "no_code")
     try:
         dc = zoho.data_centre_for_callback(
-            location=params.location, accounts_server=params.accounts_server
+            location=params.location or _pinned_location(pending),
+            accounts_server=params.accounts_server,
         )
     except zoho.UntrustedAccountsServer as error:
         logger.warning("callback refused: %s", error.code)
@@ -111,6 +113,17 @@ def finish_connect(
     except zoho.ZohoError as error:
         raise _failed(context, _reason_for(error), dc=dc.code, zoho_error=error.code) from None
     return _store(context=context, user=user, dc=dc, tokens=tokens, who=who, orgs=orgs)
+
+
+def _pinned_location(pending: oauth_state.Pending) -> str:
+    """The DC a callback without ``location`` is held to: the one the request started at.
+
+    Only for a separate cluster (China): there the start server is the user's own DC, and
+    China's callback may omit ``location``. A global request is routed by Zoho to any DC,
+    so a missing ``location`` there names nothing and stays refused (OA-03c).
+    """
+    start = zoho.start_data_centre(pending.region)
+    return start.code if pending.region == start.code else ""
 
 
 def _reason_for(error: zoho.ZohoError) -> str:
@@ -131,7 +144,7 @@ def _failed(context: AuditContext, reason: str, **detail: str) -> ConnectFailed:
     return ConnectFailed(reason, connect_failure(reason))
 
 
-@sensitive_variables("tokens", "superseded")
+@sensitive_variables("tokens", "unkept")
 def _store(
     *,
     context: AuditContext,
@@ -141,41 +154,111 @@ def _store(
     who: zoho.ZohoUser,
     orgs: list[zoho.DeskOrganization],
 ) -> Connected:
-    """Create the grant, or update the live one for the same Zoho user and DC in place."""
+    """Create the grant, or update the live one for the same Zoho user and DC in place.
+
+    Every refresh token not kept (the one a reconnect replaces, or this callback's own when a
+    racing callback for the same Zoho user created the grant first) is held for revocation
+    in the same transaction and revoked at Zoho after the commit.
+    """
     now = timezone.now()
+    merged = False
     with transaction.atomic():
-        grant = (
-            ZohoGrant.objects.select_for_update()
-            .filter(user=user, data_centre=dc.code, zoho_user_id=who.user_id)
-            .exclude(status=ZohoGrant.Status.REVOKED)
-            .first()
-        )
+        grant = _live_grant(user=user, dc=dc, who=who)
         reconnected = grant is not None
-        superseded = grant.refresh_token_encrypted if grant else None
-        grant = grant or ZohoGrant(user=user, data_centre=dc.code)
-        _fill(grant, dc=dc, tokens=tokens, who=who, orgs=orgs, now=now)
-        grant.save()
-        others = _same_zoho_account_elsewhere(grant)
-        record_event(
-            action=Action.RECONNECTED if reconnected else Action.CONNECTED,
-            context=context,
-            grant=grant,
-            detail={"dc": dc.code, "organizations": len(orgs), "shared_with_users": len(others)},
-        )
-        for other in others:
-            record_event(
-                action=Action.CONNECTED,
-                context=context,
-                grant=other,
-                detail={"note": "same Zoho account connected by another portal user"},
+        unkept = _readable_refresh_token(grant) if grant else ""
+        mine = grant or ZohoGrant(user=user, data_centre=dc.code)
+        _fill(mine, dc=dc, tokens=tokens, who=who, orgs=orgs, now=now)
+        if reconnected:
+            mine.save()
+        elif not _inserted(mine):
+            merged, unkept = True, tokens.refresh_token or ""
+        kept = _live_grant(user=user, dc=dc, who=who) if merged else mine
+        orphan = (
+            orphans.keep_for_revocation(
+                token=unkept,
+                data_centre=dc.code,
+                grant_id=kept.pk if kept else None,
+                reason="duplicate_connect" if merged else "superseded",
             )
-    if superseded:
-        revoke_superseded_token(grant=grant, ciphertext=bytes(superseded), actor=user)
+            if unkept
+            else None
+        )
+        if kept is not None:
+            _record_connected(context=context, grant=kept, reconnected=reconnected, merged=merged)
+    if orphan is not None:
+        orphans.revoke_orphan(orphan_id=orphan.pk, actor=user)
+    if kept is None:  # the racing winner's grant was revoked meanwhile
+        raise _failed(context, "unavailable", dc=dc.code)
     # One more refresh token minted for this Zoho user: near Zoho's cap of 20, warn everyone.
     early_warning.evaluate_token_cap(
-        data_centre=grant.data_centre, zoho_user_id=grant.zoho_user_id, healthy_id=grant.pk
+        data_centre=kept.data_centre, zoho_user_id=kept.zoho_user_id, healthy_id=kept.pk
     )
-    return Connected(grant=grant, reconnected=reconnected)
+    return Connected(grant=kept, reconnected=reconnected, merged=merged)
+
+
+def _live_grant(*, user: User, dc: zoho.DataCentre, who: zoho.ZohoUser) -> ZohoGrant | None:
+    return (
+        ZohoGrant.objects.select_for_update()
+        .filter(user=user, data_centre=dc.code, zoho_user_id=who.user_id)
+        .exclude(status=ZohoGrant.Status.REVOKED)
+        .first()
+    )
+
+
+def _inserted(grant: ZohoGrant) -> bool:
+    """Insert a new grant; False when a racing callback already created the live one.
+
+    The unique constraint makes the insert wait for the other transaction and fail once it
+    commits; the savepoint keeps the outer transaction usable.
+    """
+    try:
+        with transaction.atomic():
+            grant.save(force_insert=True)
+    except IntegrityError as error:
+        if ONE_LIVE_GRANT not in str(error):
+            raise
+        return False
+    return True
+
+
+@sensitive_variables("token")
+def _readable_refresh_token(grant: ZohoGrant) -> str:
+    """The refresh token a reconnect replaces ("" when there is none or it cannot be read)."""
+    if grant.refresh_token_encrypted is None:
+        return ""
+    try:
+        return decrypt_token(bytes(grant.refresh_token_encrypted), context=str(grant.pk))
+    except TokenDecryptError:
+        logger.warning("replaced token of grant %s unreadable, not revoked", grant.pk)
+        return ""
+
+
+def _record_connected(
+    *, context: AuditContext, grant: ZohoGrant, reconnected: bool, merged: bool
+) -> None:
+    if merged:
+        # A racing callback for the same Zoho user stored this grant first; this one's token
+        # is held for revocation instead.
+        record_event(action=Action.CONNECT_MERGED, context=context, grant=grant)
+        return
+    others = _same_zoho_account_elsewhere(grant)
+    record_event(
+        action=Action.RECONNECTED if reconnected else Action.CONNECTED,
+        context=context,
+        grant=grant,
+        detail={
+            "dc": grant.data_centre,
+            "organizations": len(grant.organizations),
+            "shared_with_users": len(others),
+        },
+    )
+    for other in others:
+        record_event(
+            action=Action.CONNECTED,
+            context=context,
+            grant=other,
+            detail={"note": "same Zoho account connected by another portal user"},
+        )
 
 
 def _fill(

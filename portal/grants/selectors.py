@@ -9,12 +9,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
-from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import AuditContext, list_events, record_event
 from accounts.models import AuditEvent, User
-from portal import zoho
-from portal.crypto import TokenDecryptError, decrypt_token
 from portal.grants.status import GrantRow, grant_row
 from portal.grants.wording import event_label
 from portal.models import ZohoGrant
@@ -56,30 +53,6 @@ def hide_grant(*, grant: ZohoGrant, context: AuditContext) -> bool:
         if hidden:
             record_event(action=AuditEvent.Action.HIDDEN, context=context, grant=grant)
     return bool(hidden)
-
-
-@sensitive_variables("token")
-def revoke_superseded_token(*, grant: ZohoGrant, ciphertext: bytes, actor: User) -> None:
-    """Revoke at Zoho a refresh token that a reconnect replaced (Zoho keeps only 20 per user).
-
-    Runs after the new token is committed. A failure is audited and logged; the old token
-    is then left to expire with Zoho's own cap.
-    """
-    try:
-        token = decrypt_token(ciphertext, context=str(grant.pk))
-        zoho.revoke(dc=zoho.data_centre(grant.data_centre), token=token)
-    except (zoho.ZohoError, TokenDecryptError) as error:
-        code = getattr(error, "code", "decrypt_failed")
-        logger.warning("superseded token of grant %s not revoked: %s", grant.pk, code)
-        record_event(
-            action=AuditEvent.Action.SUPERSEDED_TOKEN_REVOKE_FAILED,
-            actor=actor,
-            grant=grant,
-            outcome=AuditEvent.Outcome.FAILURE,
-            detail={"error": code},
-        )
-        return
-    record_event(action=AuditEvent.Action.SUPERSEDED_TOKEN_REVOKED, actor=actor, grant=grant)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ ERROR_WORDS = {
     "token_unreadable": "The stored token could not be decrypted.",
     "invalid_oauth": "Zoho Desk rejected the access token.",
     "scope_mismatch": "The grant lacks a permission Zoho Desk needs.",
+    # Organization-level refusals: reported by a check, they never condemn the grant itself.
+    "oauth_org_mismatch": "Zoho Desk does not let this grant into that organization.",
+    "unauthorized": "Zoho Desk refused this agent access to that organization.",
 }
 SERVER_ERROR_WORDS = "Zoho answered with a server error."  # any ``http_5xx`` code
 UNKNOWN_ERROR_WORDS = "Zoho answered unexpectedly."
@@ -61,7 +64,11 @@ CONNECT_FAILURES = {
     "used": "That sign-in link was already used. Your connections are listed below.",
     "expired": "That sign-in link expired (they last 10 minutes). Please start again.",
     "invalid_callback": "The answer from Zoho was not valid. Please start again.",
-    "declined": "You declined on Zoho's page, so nothing was connected.",
+    # Zoho answers access_denied both for Deny and when its grant-code limit (about 10 codes
+    # per 10 minutes per client) is hit; the callback cannot tell the two apart.
+    "declined": "You declined on Zoho's page, or Zoho turned the request away because too many "
+    "connections were started in the last few minutes (Zoho limits how many sign-in codes it "
+    "issues). Nothing was connected; if you did not decline, wait ten minutes and try again.",
     "provider_error": "Zoho reported a problem and nothing was connected. Please try again.",
     "no_code": "Zoho's answer was incomplete, so nothing was connected. Please try again.",
     "untrusted_server": "We could not complete the connection: Zoho's answer named a server "
@@ -94,6 +101,7 @@ EVENT_LABELS: dict[str, str] = {
     Action.CONNECTED: "Connected",
     Action.CONNECT_FAILED: "Connection failed",
     Action.RECONNECTED: "Reconnected",
+    Action.CONNECT_MERGED: "Connected again at the same moment: merged into this connection",
     Action.SUPERSEDED_TOKEN_REVOKED: "Replaced token revoked at Zoho",
     Action.SUPERSEDED_TOKEN_REVOKE_FAILED: "Replaced token could not be revoked",
     Action.TESTED: "Connection tested",

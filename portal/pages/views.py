@@ -89,6 +89,9 @@ def callback(request: HttpRequest) -> HttpResponse:
             return _clean_redirect(reverse("portal:connections"))
         request.session["connect_failure"] = failure.message
         return _clean_redirect(reverse("portal:connect_failed"))
+    if result.merged:  # another tab or a double click connected the same account just now
+        messages.info(request, f"Zoho Desk account {result.grant} is connected.")
+        return _clean_redirect(reverse("portal:connections"))
     verb = "reconnected" if result.reconnected else "connected"
     messages.success(request, f"Zoho Desk account {result.grant} {verb}.")
     return _clean_redirect(reverse("portal:grant_detail", args=[result.grant.pk]))

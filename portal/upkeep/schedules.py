@@ -12,6 +12,7 @@ from procrastinate import App
 SCHEDULES = {
     "portal.check_due_grants": "UPKEEP_CHECK_SCHEDULE",
     "portal.finish_revocations": "UPKEEP_REVOKE_SCHEDULE",
+    "portal.revoke_orphaned_tokens": "UPKEEP_REVOKE_SCHEDULE",
     "portal.purge_secrets": "UPKEEP_PURGE_SCHEDULE",
     "portal.send_alerts": "UPKEEP_ALERT_SCHEDULE",
     "portal.retry_stalled_jobs": "UPKEEP_STALLED_JOBS_SCHEDULE",
