@@ -22,6 +22,9 @@ from portal.models import ZohoGrant
 ORG_REFUSALS = {"oauth_org_mismatch", "unauthorized"}
 # Organizations asked for the agent behind the token in one check (each is one Desk call).
 MAX_ORGS_CHECKED = 3
+# The most Zoho calls one check makes: two attempts, each a possible refresh, the
+# organization list and one agent per organization (what the sweep's lease is sized for).
+MAX_ZOHO_CALLS = 2 * (2 + MAX_ORGS_CHECKED)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
 from portal.grants import early_warning, lifecycle, owner_alerts
-from portal.grants.checkup import CheckResult, probe_connection
+from portal.grants.checkup import MAX_ZOHO_CALLS, CheckResult, probe_connection
 from portal.grants.revocation import RevokeOutcome, abandon_revocation, finish_revocation
 from portal.models import ZohoGrant
 
@@ -76,8 +76,9 @@ def _check_interval() -> timedelta:
 
 def _lease(batch_size: int) -> timedelta:
     """How long a claimed batch stays invisible to other workers (a check makes at most
-    four Zoho calls, each bounded by the client's deadline)."""
-    per_grant = timedelta(seconds=4 * float(settings.ZOHO_HTTP_TIMEOUT) + 10)
+    ``MAX_ZOHO_CALLS`` Zoho calls, each bounded by the client's deadline)."""
+    calls = MAX_ZOHO_CALLS
+    per_grant = timedelta(seconds=calls * float(settings.ZOHO_HTTP_TIMEOUT) + 10)
     return per_grant * batch_size + timedelta(minutes=1)
 
 
