@@ -11,7 +11,8 @@ events take seconds and no memory here. What it can tell:
   the numbers closed up, or the hashes were forged).
 
 A superuser can rewrite the whole chain; keeping the last seq and hash somewhere else and
-checking them later (``anchor``) catches that, and a truncated tail.
+checking them later (``anchor``) catches that, and a chain that ends before the anchor
+(**truncated**: its tail or all of it removed, which the chain alone cannot tell).
 """
 
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ FROM accounts_auditevent
 
 @dataclass(frozen=True)
 class ChainProblem:
-    kind: str  # gap, edited, reordered, broken_link, anchor
+    kind: str  # gap, edited, reordered, broken_link, anchor, truncated
     seq: int
     message: str
 
@@ -113,6 +114,17 @@ def _check_anchor(cursor: CursorWrapper, seq: int, expected: str) -> ChainProble
     cursor.execute("SELECT hash FROM accounts_auditevent WHERE seq = %s", [seq])
     row = cursor.fetchone()
     if row is None:
+        cursor.execute("SELECT max(seq) FROM accounts_auditevent")
+        last = cursor.fetchone()[0]
+        if last is None or last < seq:
+            # The chain is consistent but shorter than what was anchored: its tail (or all of
+            # it, e.g. a TRUNCATE with the triggers off) is gone.
+            ends = "holds no events" if last is None else f"ends at seq {last}"
+            return ChainProblem(
+                "truncated",
+                seq,
+                f"the log {ends}, before anchor seq {seq}: events were removed from its end",
+            )
         return ChainProblem("anchor", seq, f"anchor seq {seq} is no longer in the log")
     if row[0] != expected.lower():
         return ChainProblem("anchor", seq, f"anchor seq {seq} has another hash: rewritten")

@@ -47,6 +47,9 @@ class User(AbstractUser):
     has_alert_emails = models.BooleanField(
         "email me when a connection needs reconnecting", default=True
     )
+    # Set when staff delete a user whose Zoho tokens are not all revoked yet: the user stays
+    # (deactivated) until the worker has seen every revocation through, then is deleted.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Ours finds users by email; the stubs insist on contrib.auth's username-based UserManager.
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
@@ -120,6 +123,8 @@ class AuditEvent(models.Model):
         USER_DEACTIVATED = "user.deactivated"
         USER_REACTIVATED = "user.reactivated"
         USER_LOGIN_FAILED = "user.login_failed"
+        USER_DELETION_REQUESTED = "user.deletion_requested"
+        USER_DELETED = "user.deleted"
         AUDIT_EXPORTED = "audit.exported"
 
     class Outcome(models.TextChoices):

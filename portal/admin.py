@@ -1,13 +1,21 @@
 """The portal's models in the Django admin: read-only, and no secret, not even its ciphertext
 or digest. Changes go through the services (and the staff pages), which audit them."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.text import capfirst
+from django.views.decorators.csrf import csrf_protect
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import ReadOnlyAdmin, UserAdmin
+from accounts.audit import AuditContext
 from accounts.models import User
 from portal.api.keys import revoke_service_key
+from portal.grants.user_deletion import DeletionOutcome, DeletionRefused, delete_user
 from portal.models import PendingAuthorization, ServiceKey, TokenIssuance, ZohoGrant
 
 SECRET_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
@@ -15,6 +23,76 @@ SECRET_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 
 def _fields_except(model: type[Model], hidden: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(field.name for field in model._meta.fields if field.name not in hidden)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    """The users' admin, whose delete (single and "delete selected") revokes the user's Zoho
+    grants first through ``delete_user``; a user whose revocation waits for Zoho is
+    deactivated now and deleted by the worker later."""
+
+    @method_decorator(csrf_protect)
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Django's delete view wraps the POST in one transaction; deleting calls Zoho and
+        # commits each step (Revoking first, so no token is handed out, and each audit event,
+        # whose chain lock must not wait on Zoho), so this runs its body without one.
+        view = self._delete_view  # type: ignore[attr-defined]  # not in django-stubs
+        response: HttpResponse = view(request, object_id, extra_context)
+        return response
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        """The grants, which ``PROTECT`` lists as blocking, are revoked and then deleted.
+
+        The grants' and pending authorizations' admins are read-only; ``delete_user`` removes
+        them, and revoking another user's grant takes ``portal.revoke_any_grant``.
+        """
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        label = capfirst(ZohoGrant._meta.verbose_name)
+        protected = [line for line in protected if not str(line).startswith(f"{label}: ")]
+        perms_needed -= {str(ZohoGrant._meta.verbose_name)}
+        perms_needed -= {str(PendingAuthorization._meta.verbose_name)}
+        grants = ZohoGrant.objects.filter(user__in=list(objs))
+        live = grants.exclude(status=ZohoGrant.Status.REVOKED).count()
+        if live and not request.user.has_perm("portal.revoke_any_grant"):
+            perms_needed.add(str(ZohoGrant._meta.verbose_name))
+        if total := grants.count():
+            deleted.append(f"{label}s: {total} ({live} revoked at Zoho first)")
+            counts[str(ZohoGrant._meta.verbose_name_plural)] = total
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        self._delete_users(request, [obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._delete_users(request, list(queryset.values_list("pk", flat=True)))
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: int) -> HttpResponse:
+        if User.objects.filter(pk=obj_id).exists():  # pending or refused: already said why
+            return HttpResponseRedirect(reverse("admin:accounts_user_changelist"))
+        return super().response_delete(request, obj_display, obj_id)
+
+    def _delete_users(self, request: HttpRequest, user_ids: list[int]) -> None:
+        context = AuditContext.from_request(request)
+        for user_id in user_ids:
+            try:
+                outcome = delete_user(user_id=user_id, context=context)
+            except DeletionRefused as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
+                continue
+            if outcome is DeletionOutcome.PENDING:
+                self.message_user(
+                    request,
+                    f"User {user_id} is deactivated; Zoho has not confirmed every revocation "
+                    "yet, so the account will be deleted once it has.",
+                    messages.WARNING,
+                )
 
 
 @admin.register(ZohoGrant)

@@ -42,8 +42,10 @@ class ZohoGrant(models.Model):
         TOKEN_CAP = "token_cap", "Zoho's refresh-token limit nearly reached"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # PROTECT: deleting a user must revoke their tokens at Zoho first, which only
+    # portal.grants.user_deletion does; a plain delete of a user with grants raises.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="zoho_grants"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="zoho_grants"
     )
     data_centre = models.CharField(max_length=8)
     accounts_server = models.CharField(max_length=200)

@@ -14,7 +14,7 @@ from procrastinate import JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
-from portal.grants import orphans, owner_alerts
+from portal.grants import orphans, owner_alerts, user_deletion
 from portal.upkeep import sweeps
 
 logger = logging.getLogger("portal.tasks")
@@ -30,6 +30,10 @@ def check_due_grants(timestamp: int) -> None:
 def finish_revocations(timestamp: int) -> None:
     counts = sweeps.finish_pending_revocations()
     logger.info("pending revocations: %s", counts)
+    # Users deleted while Zoho was down wait for their revocations (portal.grants.user_deletion).
+    logger.info(
+        "users deleted after their revocations: %d", user_deletion.finish_pending_deletions()
+    )
 
 
 @app.task(name="portal.revoke_orphaned_tokens", queueing_lock="portal.revoke_orphaned_tokens")

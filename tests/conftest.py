@@ -13,6 +13,28 @@ if TYPE_CHECKING:
     from portal.models import ZohoGrant
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _flush_with_triggers_off():
+    """Empty the tables after a transactional test as a superuser can: with triggers off.
+
+    The audit table refuses TRUNCATE (accounts migration 0012), and Django's flush truncates
+    every table; the test role is a superuser, so it may switch triggers off for the flush.
+    """
+    from unittest import mock
+
+    from django.db import transaction
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            for sql in sql_list:
+                cursor.execute(sql)
+
+    with mock.patch.object(DatabaseOperations, "execute_sql_flush", execute_sql_flush):
+        yield
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.upkeep",  # the upkeep report
     },
     "portal.tasks": {"portal.grants", "portal.upkeep"},
-    "portal.admin": {"accounts", "portal.api", "portal.models"},
+    "portal.admin": {"accounts", "portal.api", "portal.grants", "portal.models"},
     "portal.urls": {"accounts", "portal.pages", "portal.api", "portal.staff"},
     "portal.management": {
         "accounts",

@@ -205,7 +205,7 @@ def test_revocation_zoho_never_confirms_is_finished_locally_and_people_are_told(
     assert sweeps.finish_pending_revocations() == {"revoked": 0, "pending": 0, "abandoned": 0}
 
 
-def test_purge_wipes_only_old_needs_reconnect_secrets(make_grant, bob):
+def test_purge_wipes_only_old_needs_reconnect_secrets(sandbox, make_grant, bob):
     now = timezone.now()
     old, recent = now - timedelta(days=31), now - timedelta(days=29)
     stale = make_grant(status="needs_reconnect", status_changed_at=old)

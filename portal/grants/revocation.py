@@ -8,6 +8,7 @@ Two steps, each under the grant's row lock (so revoke and refresh never interlea
 """
 
 import logging
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -31,6 +32,12 @@ Action = AuditEvent.Action
 class RevokeOutcome(StrEnum):
     REVOKED = "revoked"
     PENDING = "pending"  # still REVOKING: Zoho did not confirm yet
+
+
+class PurgeOutcome(StrEnum):
+    PURGED = "purged"  # revoked at Zoho (or nothing left to revoke), ciphertexts wiped
+    KEPT = "kept"  # Zoho did not answer: the ciphertext stays for the next purge
+    SKIPPED = "skipped"  # no longer due, or another worker holds the row
 
 
 def revoke_grant(
@@ -145,3 +152,58 @@ def abandon_revocation(*, grant_id: UUID) -> bool:
     logger.warning("revocation of grant %s finished locally; Zoho never confirmed", grant.pk)
     _token_count_changed(grant)
     return True
+
+
+@sensitive_variables("token")
+def purge_secrets(*, grant_id: UUID, stale_since: datetime) -> PurgeOutcome:
+    """Revoke a condemned grant's refresh token at Zoho, then wipe its ciphertexts.
+
+    For a grant Needs reconnect since ``stale_since`` or earlier. Needs reconnect does not
+    prove the token is dead at Zoho, so it is revoked before the portal forgets it; Zoho no
+    longer knowing it counts as revoked (RFC 7009 §2.2). When Zoho cannot be reached, the
+    ciphertext is kept (and the failure audited) for the next purge to retry. The status
+    stays Needs reconnect: reconnecting stores new tokens in place.
+    """
+    with transaction.atomic():
+        grant = (
+            ZohoGrant.objects.select_for_update(skip_locked=True)
+            .filter(pk=grant_id, status=Status.NEEDS_RECONNECT, status_changed_at__lte=stale_since)
+            .first()
+        )
+        if grant is None:
+            return PurgeOutcome.SKIPPED
+        since = grant.status_changed_at
+        assert since is not None  # the filter asked for one
+        note = "confirmed"
+        try:
+            if grant.refresh_token_encrypted is None:
+                note = "nothing_to_revoke"
+            else:
+                token = decrypt_token(grant.refresh_token_encrypted, context=str(grant.pk))
+                zoho.revoke(dc=zoho.data_centre(grant.data_centre), token=token)
+        except TokenDecryptError:
+            note = "token_unreadable"
+        except zoho.ZohoError as error:
+            record_event(
+                action=Action.REVOKE_FAILED,
+                grant=grant,
+                outcome=AuditEvent.Outcome.FAILURE,
+                detail={"error": error.code, "by": "secrets purge"},
+            )
+            return PurgeOutcome.KEPT
+        grant.refresh_token_encrypted = grant.access_token_encrypted = None
+        grant.access_token_expires_at = None
+        grant.save(
+            update_fields=[
+                "refresh_token_encrypted",
+                "access_token_encrypted",
+                "access_token_expires_at",
+                "updated_at",
+            ]
+        )
+        record_event(
+            action=Action.SECRETS_PURGED,
+            grant=grant,
+            detail={"needs_reconnect_since": since.isoformat(), "zoho": note},
+        )
+    return PurgeOutcome.PURGED

@@ -27,7 +27,13 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent, User
 from portal.grants import early_warning, lifecycle, owner_alerts
 from portal.grants.checkup import MAX_ZOHO_CALLS, CheckResult, probe_connection
-from portal.grants.revocation import RevokeOutcome, abandon_revocation, finish_revocation
+from portal.grants.revocation import (
+    PurgeOutcome,
+    RevokeOutcome,
+    abandon_revocation,
+    finish_revocation,
+    purge_secrets,
+)
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -295,36 +301,25 @@ def _retry_revocation(grant_id: UUID) -> str:
 
 
 def purge_stale_secrets() -> int:
-    """Wipe the ciphertexts of grants Needs reconnect for longer than the retention period.
+    """Revoke at Zoho, then wipe, the tokens of grants Needs reconnect for longer than the
+    retention period; returns how many were wiped.
 
-    Metadata and audit stay; reconnecting still works (it stores new tokens in place).
+    Metadata and audit stay; reconnecting still works (it stores new tokens in place). A
+    token Zoho could not be asked about keeps its ciphertext until a later run succeeds.
+    One grant is locked at a time (never several around a Zoho call); each is tried once a run.
     """
     cutoff = timezone.now() - timedelta(days=float(settings.UPKEEP_PURGE_AFTER_DAYS))
     stale = ZohoGrant.objects.filter(
         status=Status.NEEDS_RECONNECT, status_changed_at__lte=cutoff
     ).filter(Q(refresh_token_encrypted__isnull=False) | Q(access_token_encrypted__isnull=False))
     purged = 0
+    after: UUID | None = None
     while True:
-        with transaction.atomic():
-            grants = list(stale.select_for_update(skip_locked=True)[:PURGE_BATCH])
-            for grant in grants:
-                since = grant.status_changed_at
-                assert since is not None  # the query asked for one before the cutoff
-                grant.refresh_token_encrypted = grant.access_token_encrypted = None
-                grant.access_token_expires_at = None
-                grant.save(
-                    update_fields=[
-                        "refresh_token_encrypted",
-                        "access_token_encrypted",
-                        "access_token_expires_at",
-                        "updated_at",
-                    ]
-                )
-                record_event(
-                    action=Action.SECRETS_PURGED,
-                    grant=grant,
-                    detail={"needs_reconnect_since": since.isoformat()},
-                )
-        purged += len(grants)
-        if len(grants) < PURGE_BATCH:
+        page = stale.filter(pk__gt=after) if after is not None else stale
+        ids = list(page.order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH])
+        for grant_id in ids:
+            if purge_secrets(grant_id=grant_id, stale_since=cutoff) is PurgeOutcome.PURGED:
+                purged += 1
+        if len(ids) < PURGE_BATCH:
             return purged
+        after = ids[-1]
