@@ -119,6 +119,8 @@ class AuditEvent(models.Model):
         USER_DEACTIVATED = "user.deactivated"
         USER_REACTIVATED = "user.reactivated"
         AUDIT_EXPORTED = "audit.exported"
+        CLIENT_REJECTED = "portal.client_rejected"
+        CLIENT_RECOVERED = "portal.client_recovered"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"
