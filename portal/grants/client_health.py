@@ -86,7 +86,8 @@ def rejection_for_grant(*, grant_id: UUID) -> Rejection | None:
 
 def probe_delay(failures: int) -> timedelta:
     """1, 2, 4 … minutes between probes, at most an hour."""
-    return min(FIRST_PROBE * 2 ** min(failures, 10), MAX_PROBE)
+    delay: timedelta = FIRST_PROBE * 2 ** min(failures, 10)
+    return min(delay, MAX_PROBE)
 
 
 def claim_probe(rejection: Rejection, *, now: datetime) -> bool:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from portal.api.keys import create_service_key
 from portal.grants import tokens
-from portal.grants.client_health import rejection_for
+from portal.grants.client_health import Rejection, rejection_for
 from portal.grants.revocation import revoke_grant
 from portal.models import DataCentreHealth, ZohoGrant
 from portal.upkeep import sweeps
@@ -50,6 +50,20 @@ def row(grant_id):
     """Every column of a grant, bytes for the ciphertexts (NO-LOSS compares these)."""
     values = ZohoGrant.objects.filter(pk=grant_id).values().get()
     return {k: bytes(v) if isinstance(v, memoryview) else v for k, v in values.items()}
+
+
+def episode(dc: str = "eu") -> Rejection:
+    """The open rejection episode of ``dc`` (there must be one)."""
+    rejection = rejection_for(data_centre=dc)
+    assert rejection is not None and rejection.next_probe_at is not None
+    return rejection
+
+
+def probe_time(dc: str = "eu"):
+    """A moment just after the next probe of ``dc`` is due."""
+    due = episode(dc).next_probe_at
+    assert due is not None
+    return due + timedelta(seconds=1)
 
 
 def refreshes(sandbox, dc="eu"):
@@ -100,15 +114,14 @@ def test_while_rejected_only_the_probe_reaches_zoho_and_staff_hear_once(expired,
             tokens.get_access_token(grant_id=expired.pk)
     assert len(refreshes(sandbox)) == 1  # the first call learnt it; the rest refused fast
 
-    probe_due = rejection_for(data_centre="eu").next_probe_at
-    with time_machine.travel(probe_due + timedelta(seconds=1)):
+    with time_machine.travel(probe_time()):
         for _ in range(5):
             with pytest.raises(tokens.PortalMisconfigured):
                 tokens.get_access_token(grant_id=expired.pk)
         assert len(refreshes(sandbox)) == 2  # one probe per due time
-        later = rejection_for(data_centre="eu")
+        later = episode()
         assert later.probe_failures == 1
-        assert later.next_probe_at - timezone.now() > timedelta(seconds=100)  # backed off
+        assert later.retry_after(now=timezone.now()) > 100  # backed off: two minutes now
 
     assert len(mail.outbox) == 1
     assert AuditEvent.objects.filter(action=Action.CLIENT_REJECTED).count() == 1
@@ -124,8 +137,7 @@ def test_recovers_by_itself_at_the_first_probe_after_the_fix(expired, sandbox, o
         tokens.get_access_token(grant_id=expired.pk)
     assert len(refreshes(sandbox)) == 1
 
-    probe_due = rejection_for(data_centre="eu").next_probe_at
-    with time_machine.travel(probe_due + timedelta(seconds=1)):
+    with time_machine.travel(probe_time()):
         issued = tokens.get_access_token(grant_id=expired.pk)
     assert issued.refreshed
     assert rejection_for(data_centre="eu") is None
@@ -197,8 +209,7 @@ def test_health_checks_skip_the_rejected_data_centre_except_the_probe(expired, m
     assert summary.skipped == 4 and summary.checked == 0
     assert len(refreshes(sandbox)) == 1
     assert len(sandbox.requests(endpoint="desk_organizations")) == desk_calls
-    probe_due = rejection_for(data_centre="eu").next_probe_at
-    with time_machine.travel(probe_due + timedelta(seconds=1)):
+    with time_machine.travel(probe_time()):
         sweeps.make_all_due()
         summary = sweeps.check_due_grants()
     assert summary.skipped == 4 and len(refreshes(sandbox)) == 2  # one probe, still rejected
@@ -212,7 +223,7 @@ def test_health_checks_skip_the_rejected_data_centre_except_the_probe(expired, m
 def test_revoke_meeting_a_rejected_client_marks_the_data_centre(connected, sandbox, ops):
     sandbox.add_fault("error_200", dc="eu", endpoint="revoke", error="invalid_client_secret")
     revoke_grant(grant_id=connected.pk)
-    assert rejection_for(data_centre="eu").error == "invalid_client_secret"
+    assert episode().error == "invalid_client_secret"
 
 
 def test_staff_pages_show_a_banner_per_rejected_data_centre(client, expired, sandbox, ops):
