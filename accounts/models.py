@@ -126,6 +126,8 @@ class AuditEvent(models.Model):
         USER_DELETION_REQUESTED = "user.deletion_requested"
         USER_DELETED = "user.deleted"
         AUDIT_EXPORTED = "audit.exported"
+        CLIENT_REJECTED = "portal.client_rejected"
+        CLIENT_RECOVERED = "portal.client_recovered"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

@@ -251,3 +251,25 @@ class TokenIssuance(models.Model):
 
     def __str__(self) -> str:
         return f"issuance {self.pk}"
+
+
+class DataCentreHealth(models.Model):
+    """Whether Zoho accepts the portal's own OAuth client in one data centre.
+
+    A row appears the first time a data centre answers ``invalid_client`` (or a kin code): the
+    fault is the portal's configuration, not any grant's. While ``rejected_since`` is set no
+    refresh goes to that data centre except one probe when ``next_probe_at`` has come; the
+    first refresh that works there clears it. No secrets are kept here.
+    """
+
+    data_centre = models.CharField(max_length=8, primary_key=True)
+    rejected_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=64, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probe_failures = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        if self.rejected_since is None:
+            return f"{self.data_centre}: ok"
+        return f"{self.data_centre}: rejected since {self.rejected_since:%Y-%m-%d %H:%M}"

@@ -38,6 +38,7 @@ REFUSAL_CODES = {
     tokens.GrantUnavailable.code,
     tokens.GrantBusy.code,
     tokens.RefreshTooSoon.code,
+    tokens.PortalMisconfigured.code,
     "token_unreadable",
 }
 

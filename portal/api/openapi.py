@@ -193,7 +193,9 @@ DOCUMENT: dict[str, Any] = {
                                     "token_unreadable, user_inactive (staff deactivated the "
                                     "grant's owner: no token until they are reactivated); 429 "
                                     "refresh_too_soon, too_many_failures; 503 "
-                                    "upstream_unavailable, busy.",
+                                    "upstream_unavailable, busy, portal_misconfigured "
+                                    "(Zoho rejects the portal's own client in the grant's data "
+                                    "centre; the grant is fine, retry after Retry-After).",
                                 },
                                 "detail": {"type": "string"},
                             },

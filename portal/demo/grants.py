@@ -39,7 +39,8 @@ ORG_KINDS = (
     "Kundenservice",
 )
 ERRORS = ("timeout", "connection_failed", "http_503", "throttled", "malformed_response")
-DEAD_ERRORS = ("invalid_code", "invalid_client", "token_unreadable")
+# Needs-reconnect reasons: answers about the grant (the client's own rejection never condemns one).
+DEAD_ERRORS = ("invalid_code", "invalid_grant", "token_unreadable")
 SCOPES = "Desk.basic.READ,Desk.settings.READ,AaaServer.profile.READ"
 
 

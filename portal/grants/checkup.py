@@ -34,6 +34,7 @@ class CheckResult:
     organization: str = ""
     agent: str = ""
     refused_organizations: tuple[str, ...] = ()
+    code: str = ""  # the token service's refusal code, when it refused
 
 
 def check_connection(*, grant_id: UUID, actor: User | None = None) -> CheckResult:
@@ -43,15 +44,19 @@ def check_connection(*, grant_id: UUID, actor: User | None = None) -> CheckResul
     return result
 
 
-def probe_connection(*, grant_id: UUID) -> CheckResult:
-    """The check without its audit event (the health check records its own)."""
+def probe_connection(*, grant_id: UUID, refresh_first: bool = False) -> CheckResult:
+    """The check without its audit event (the health check records its own).
+
+    ``refresh_first`` refreshes the token even if the stored one is valid (the probe of a data
+    centre that rejected the portal's client must reach the token endpoint).
+    """
     try:
-        return _check(grant_id)
+        return _check(grant_id, refresh_first=refresh_first)
     except tokens.GrantError as error:
-        return CheckResult(ok=False, message=refusal_message(error.code))
+        return CheckResult(ok=False, message=refusal_message(error.code), code=error.code)
 
 
-def _check(grant_id: UUID) -> CheckResult:
+def _check(grant_id: UUID, *, refresh_first: bool = False) -> CheckResult:
     """Condemn the grant only when Zoho refuses it after a fresh refresh.
 
     A refusal with the stored access token may just mean Zoho dropped that token early, so
@@ -60,7 +65,8 @@ def _check(grant_id: UUID) -> CheckResult:
     grant = ZohoGrant.objects.only("pk", "data_centre").get(pk=grant_id)
     dc = zoho.data_centre(grant.data_centre)
     for attempt in (1, 2):
-        issued = tokens.get_access_token(grant_id=grant_id, token_rejected=attempt == 2)
+        rejected = attempt == 2 or refresh_first
+        issued = tokens.get_access_token(grant_id=grant_id, token_rejected=rejected)
         try:
             orgs = zoho.organizations(dc=dc, access_token=issued.access_token)
             agents = _agents(dc, issued.access_token, orgs[:MAX_ORGS_CHECKED])

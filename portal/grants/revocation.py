@@ -21,7 +21,7 @@ from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
-from portal.grants import early_warning, lifecycle
+from portal.grants import client_health, early_warning, lifecycle
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ def finish_revocation(
         except TokenDecryptError:
             note = "token_unreadable"
         except zoho.ZohoError as error:
+            if isinstance(error, zoho.ZohoMisconfigured):  # the portal's client, not the grant
+                client_health.note_rejected(data_centre=grant.data_centre, error=error.code)
             grant.failure_count += 1
             grant.last_error = error.code
             grant.save(update_fields=["failure_count", "last_error", "updated_at"])

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.audit import AuditContext, list_events, record_event
 from accounts.models import AuditEvent, User
+from portal.grants import client_health
 from portal.grants.status import GrantRow, grant_row
 from portal.grants.wording import event_label
 from portal.models import ZohoGrant
@@ -31,9 +32,17 @@ def grants_for_user(user: User) -> QuerySet[ZohoGrant]:
 def grant_rows_for_user(user: User) -> list[GrantRow]:
     """The user's visible grants as display rows (hidden revoked ones left out)."""
     now = timezone.now()
+    rejected = client_health.rejected_codes()
     return [
-        grant_row(grant, now=now) for grant in grants_for_user(user).filter(hidden_at__isnull=True)
+        grant_row(grant, now=now, client_rejected=grant.data_centre in rejected)
+        for grant in grants_for_user(user).filter(hidden_at__isnull=True)
     ]
+
+
+def grant_detail_row(grant: ZohoGrant) -> GrantRow:
+    """One grant's display row, saying so when its data centre rejects the portal's client."""
+    rejected = client_health.rejection_for(data_centre=grant.data_centre) is not None
+    return grant_row(grant, now=timezone.now(), client_rejected=rejected)
 
 
 def grant_for_user(user: User, grant_id: UUID) -> ZohoGrant:

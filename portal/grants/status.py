@@ -10,6 +10,7 @@ from uuid import UUID
 
 from portal.grants import lifecycle
 from portal.grants.wording import (
+    PORTAL_MISCONFIGURED_WORDS,
     error_words,
     rejection_words,
     status_label,
@@ -101,9 +102,13 @@ def _warning(grant: ZohoGrant, live: bool) -> dict[str, str]:
     }
 
 
-def grant_row(grant: ZohoGrant, *, now: datetime) -> GrantRow:
+def grant_row(grant: ZohoGrant, *, now: datetime, client_rejected: bool = False) -> GrantRow:
+    """The display row; ``client_rejected``: Zoho rejects the portal's own client in the
+    grant's data centre (the portal's problem, said plainly, not the grant's)."""
     key, detail = _status(grant, now)
     live = grant.status in lifecycle.HANDS_OUT
+    if live and client_rejected:
+        detail = PORTAL_MISCONFIGURED_WORDS
     orgs = ", ".join(org.get("name") or org.get("id", "") for org in grant.organizations)
     return GrantRow(
         id=grant.pk,

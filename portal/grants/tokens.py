@@ -25,7 +25,7 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
-from portal.grants import early_warning, lifecycle
+from portal.grants import client_health, early_warning, lifecycle
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,13 @@ class GrantUnavailable(GrantError):
     """Zoho could not refresh now and no valid token is left; retry later."""
 
     code = "upstream_unavailable"
+
+
+class PortalMisconfigured(GrantUnavailable):
+    """Zoho rejects the portal's own client in the grant's data centre: the grant is fine,
+    refreshes there wait for the next probe (``retry_after``)."""
+
+    code = client_health.PORTAL_MISCONFIGURED
 
 
 class GrantBusy(GrantError):
@@ -251,7 +258,11 @@ def refresh_access_token(
     """The slow path: lock the row, decide again on what it holds now, refresh if still due.
 
     Whoever waited for the lock usually finds the token another caller just refreshed.
+    While Zoho rejects the portal's client in the grant's data centre, only the probe goes on.
     """
+    paused = _client_paused(grant_id)
+    if paused is not None:
+        return _while_paused(grant_id, paused, force=force)
     backing_off: GrantError | None = None
     failure: GrantError | None = None
     try:
@@ -289,9 +300,38 @@ def refresh_access_token(
     return _after_failure(grant, failure, asked_zoho=backing_off is None)
 
 
+def _client_paused(grant_id: UUID) -> PortalMisconfigured | None:
+    """The refusal while the grant's data centre rejects the portal's client, unless this
+    caller takes the due probe (then ``None``: refresh)."""
+    rejection = client_health.rejection_for_grant(grant_id=grant_id)
+    if rejection is None:
+        return None
+    now = timezone.now()
+    if client_health.claim_probe(rejection, now=now):
+        return None
+    return PortalMisconfigured(retry_after=rejection.retry_after(now=now))
+
+
+def _while_paused(grant_id: UUID, refusal: PortalMisconfigured, *, force: Force) -> IssuedToken:
+    """No refresh now; a stored token that is still valid is still handed out, unless the
+    caller asked for a new one (a button, or Zoho refused the stored one)."""
+    grant = ZohoGrant.objects.only(*_HOT_FIELDS).get(pk=grant_id)
+    if (
+        force is Force.NO
+        and grant.status in lifecycle.HANDS_OUT
+        and grant.access_token_is_fresh(at=timezone.now(), margin=timedelta(0))
+    ):
+        return _issue(grant, refreshed=False)
+    raise refusal
+
+
 def _after_failure(grant: ZohoGrant, failure: GrantError, *, asked_zoho: bool) -> IssuedToken:
-    """Note the failure for the early warning; a transient one still hands out a valid token."""
-    if asked_zoho:  # Zoho was asked and failed: a sign for the early warning
+    """Note the failure for the early warning; a transient one still hands out a valid token.
+
+    The portal's own misconfiguration says nothing about the grant, so it is no warning sign.
+    """
+    # Zoho was asked and failed: a sign for the early warning
+    if asked_zoho and not isinstance(failure, PortalMisconfigured):
         early_warning.note_outcome(grant_id=grant.pk, healthy=False)
     if isinstance(failure, GrantUnavailable) and grant.access_token_is_fresh(
         at=timezone.now(), margin=timedelta(0)
@@ -336,6 +376,8 @@ def _refresh(grant: ZohoGrant) -> GrantError | None:
         fresh = zoho.refresh(dc=dc, refresh_token=refresh_token)
     except TokenDecryptError:
         return _mark_failed(grant, zoho.ZohoRejected("token_unreadable"))
+    except zoho.ZohoMisconfigured as error:
+        return _client_rejected(grant, error)
     except zoho.ZohoError as error:
         return _mark_failed(grant, error)
     now = timezone.now()
@@ -354,12 +396,20 @@ def _refresh(grant: ZohoGrant) -> GrantError | None:
         grant=grant,
         detail={"recovered": was_trouble, "rotated": bool(fresh.refresh_token)},
     )
+    client_health.note_working(data_centre=grant.data_centre)
     return None
+
+
+def _client_rejected(grant: ZohoGrant, error: zoho.ZohoError) -> GrantError:
+    """Zoho refused the portal's client, not this grant: the grant row stays as it was."""
+    rejection = client_health.note_rejected(data_centre=grant.data_centre, error=error.code)
+    logger.warning("refresh of grant %s refused: the portal's client (%s)", grant.pk, error.code)
+    return PortalMisconfigured(retry_after=rejection.retry_after(now=timezone.now()))
 
 
 def _mark_failed(grant: ZohoGrant, error: zoho.ZohoError) -> GrantError:
     """Record a failed refresh on the locked row; tokens are never wiped here."""
-    dead = isinstance(error, zoho.ZohoRejected | zoho.ZohoMisconfigured)
+    dead = isinstance(error, zoho.ZohoRejected)
     first_of_kind = grant.last_error != error.code or grant.status == Status.ACTIVE
     grant.failure_count += 1
     grant.last_error = error.code

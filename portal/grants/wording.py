@@ -92,9 +92,18 @@ REFUSALS: dict[str, str] = {
     "busy": "Another request is refreshing this connection; try again in a moment.",
     "upstream_unavailable": "Zoho could not give us a fresh token just now; we will retry.",
     "token_unreadable": "The stored token could not be decrypted; reconnect this account.",
+    "portal_misconfigured": "Desk Connect has a configuration problem with Zoho in this data "
+    "centre that is being fixed; the connection itself is fine. Try again later.",
     "refresh_too_soon": "Already refreshed moments ago: the current token is fine.",
 }
 UNKNOWN_REFUSAL = "The connection cannot be used just now."
+
+# A grant in a data centre where Zoho rejects the portal's own client, on the owner's pages.
+PORTAL_MISCONFIGURED_WORDS = (
+    "Desk Connect has a configuration problem with Zoho in this data centre, and it is being "
+    "fixed. Your connection is fine and you do not need to reconnect; access tokens are "
+    "refreshed again as soon as it is fixed."
+)
 
 EVENT_LABELS: dict[str, str] = {
     Action.CONNECT_STARTED: "Connection started",
@@ -114,6 +123,8 @@ EVENT_LABELS: dict[str, str] = {
     Action.WARNING_RAISED: "Warning shown",
     Action.WARNING_CLEARED: "Warning cleared",
     Action.USER_LOGIN_FAILED: "Log-in failed",
+    Action.CLIENT_REJECTED: "Zoho rejected the portal's client in a data centre",
+    Action.CLIENT_RECOVERED: "Zoho accepts the portal's client again in a data centre",
 }
 
 

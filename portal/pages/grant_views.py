@@ -23,7 +23,7 @@ from portal.pages.views import redirect_to_zoho
 def grant_detail(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
     grant = selectors.grant_for_user(request.user, grant_id)
     context = {
-        "row": grant_row(grant, now=timezone.now()),
+        "row": selectors.grant_detail_row(grant),
         "history": selectors.grant_history(grant=grant, viewer_id=request.user.pk),
     }
     return render(request, "portal/grant_detail.html", context)

@@ -1,6 +1,6 @@
 """What staff see of the background upkeep: last run of each periodic task, queue, outcomes."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count
@@ -11,6 +11,7 @@ from procrastinate.contrib.django.models import (
 )
 
 from accounts.models import AuditEvent
+from portal.grants.client_health import Rejection, rejected_data_centres
 from portal.models import ZohoGrant
 from portal.upkeep.schedules import SCHEDULES
 
@@ -36,6 +37,8 @@ class UpkeepReport:
     failures_last_day: list[tuple[str, int]]
     grants_by_status: list[tuple[str, int]]  # (label, count), by label
     status_counts: dict[str, int]  # by status key (the staff overview's chart)
+    # Data centres whose Zoho rejects the portal's own client (refreshes there are paused).
+    client_rejections: list[Rejection] = field(default_factory=list)
 
 
 def upkeep_report(*, now: datetime) -> UpkeepReport:
@@ -62,6 +65,7 @@ def upkeep_report(*, now: datetime) -> UpkeepReport:
         failures_last_day=[(labels.get(str(kind), str(kind)), n) for kind, n in failures],
         grants_by_status=sorted((labels.get(status, status), n) for status, n in statuses),
         status_counts=dict(statuses),
+        client_rejections=rejected_data_centres(),
     )
 
 

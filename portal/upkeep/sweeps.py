@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
-from portal.grants import early_warning, lifecycle, owner_alerts
+from portal.grants import client_health, early_warning, lifecycle, owner_alerts
 from portal.grants.checkup import MAX_ZOHO_CALLS, CheckResult, probe_connection
 from portal.grants.revocation import (
     PurgeOutcome,
@@ -51,6 +51,8 @@ class CheckOutcome(StrEnum):
     HEALTHY = "healthy"
     NEEDS_RECONNECT = "needs_reconnect"
     TROUBLE = "trouble"
+    # The grant's data centre rejects the portal's own client: nothing was learnt about it.
+    SKIPPED = "skipped"
 
 
 @dataclass
@@ -59,8 +61,12 @@ class CheckSummary:
     healthy: int = 0
     needs_reconnect: int = 0
     trouble: int = 0
+    skipped: int = 0
 
     def add(self, outcome: CheckOutcome) -> None:
+        if outcome is CheckOutcome.SKIPPED:
+            self.skipped += 1
+            return
         self.checked += 1
         match outcome:
             case CheckOutcome.HEALTHY:
@@ -190,10 +196,16 @@ def check_grant(*, grant_id: UUID) -> CheckOutcome:
 
     Returns the outcome (:class:`CheckOutcome`).
     """
-    if ZohoGrant.objects.get(pk=grant_id).status not in lifecycle.CHECKED:
+    grant = ZohoGrant.objects.only("status", "data_centre").get(pk=grant_id)
+    if grant.status not in lifecycle.CHECKED:
         raise NotCheckable(grant_id)
     started = timezone.now()
-    result = probe_connection(grant_id=grant_id)
+    rejection = client_health.rejection_for(data_centre=grant.data_centre)
+    if rejection and rejection.next_probe_at and rejection.next_probe_at > started:
+        return CheckOutcome.SKIPPED  # no probe due; the claim's lease brings it back later
+    result = probe_connection(grant_id=grant_id, refresh_first=rejection is not None)
+    if result.code == client_health.PORTAL_MISCONFIGURED:
+        return CheckOutcome.SKIPPED  # the portal's fault says nothing about this grant
     outcome = _record_check(grant_id, result, started)
     early_warning.note_outcome(grant_id=grant_id, healthy=outcome is CheckOutcome.HEALTHY)
     if outcome is CheckOutcome.NEEDS_RECONNECT:

@@ -40,6 +40,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"checked: {summary.checked}  healthy: {summary.healthy}  "
             f"needs reconnect: {summary.needs_reconnect}  trouble: {summary.trouble}"
+            + (f"  skipped (client rejected): {summary.skipped}" if summary.skipped else "")
         )
 
     def _one(self, grant_id: str) -> sweeps.CheckSummary:
