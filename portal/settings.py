@@ -227,14 +227,20 @@ _SMTP_OPTIONS = {
     "EMAIL_USE_TLS": "use_tls",
     "EMAIL_USE_SSL": "use_ssl",
 }
+_SMTP = _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+# A hung mail server must not stall whoever sends: EMAIL_URL's ?timeout= wins, else this.
+EMAIL_TIMEOUT_SECONDS = env.float("EMAIL_TIMEOUT_SECONDS", default=10.0)
 MAILERS = {
     "default": {
         "BACKEND": _email["EMAIL_BACKEND"],
         "OPTIONS": {
-            option: _email[key]
-            for key, option in _SMTP_OPTIONS.items()
-            if key in _email and _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
-        },
+            option: _email[key] for key, option in _SMTP_OPTIONS.items() if key in _email and _SMTP
+        }
+        | (
+            {"timeout": _email.get("OPTIONS", {}).get("TIMEOUT", EMAIL_TIMEOUT_SECONDS)}
+            if _SMTP
+            else {}
+        ),
     }
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Desk Connect <no-reply@localhost>")
