@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from portal.grants import tokens
-from portal.grants.tokens import Decision, Force, GrantSnapshot, Verdict, decide
+from portal.grants import token_decision, tokens
+from portal.grants.token_decision import Decision, Force, GrantSnapshot, Verdict, decide
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 MARGIN = tokens.REFRESH_MARGIN
@@ -69,7 +69,7 @@ CASES = [
         "a short-lived token refreshed over a minute ago is refreshed",
         {
             "access_token_expires_at": NOW + timedelta(seconds=30),
-            "last_refreshed_at": NOW - tokens.FORCE_REFRESH_INTERVAL,
+            "last_refreshed_at": NOW - token_decision.FORCE_REFRESH_INTERVAL,
         },
         Force.NO,
         None,
@@ -123,7 +123,7 @@ CASES = [
     ),
     (
         "forced refresh a minute later goes ahead",
-        {"last_refreshed_at": NOW - tokens.FORCE_REFRESH_INTERVAL},
+        {"last_refreshed_at": NOW - token_decision.FORCE_REFRESH_INTERVAL},
         Force.ASKED,
         None,
         REFRESH,

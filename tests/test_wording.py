@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from portal.api import problems
-from portal.grants import tokens, wording
+from portal.grants import token_decision, tokens, wording
 from portal.models import ZohoGrant
 from tests.staff_permissions import client_for, give
 
@@ -34,7 +34,7 @@ REFUSAL_CODES = {
     Status.NEEDS_RECONNECT,
     Status.REVOKING,
     Status.REVOKED,
-    tokens.OWNER_INACTIVE,
+    token_decision.OWNER_INACTIVE,
     tokens.GrantUnavailable.code,
     tokens.GrantBusy.code,
     tokens.RefreshTooSoon.code,

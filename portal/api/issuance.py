@@ -13,7 +13,7 @@ from accounts.models import AuditEvent
 from portal.api.caller import Caller, GrantState
 from portal.api.problems import api_response, problem
 from portal.crypto import TokenDecryptError, decrypt_token
-from portal.grants import tokens
+from portal.grants import token_decision, tokens
 from portal.models import ServiceKey, ZohoGrant
 
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -25,14 +25,14 @@ def access_token_response(
 ) -> JsonResponse:
     """The JSON answer for ``POST /grants/{id}/access-token``."""
     now = timezone.now()
-    forced = tokens.Force.ASKED if force else tokens.Force.NO
-    decision = tokens.decide(_snapshot(grant), now=now, min_valid=min_valid, force=forced)
-    if decision.verdict is tokens.Verdict.REFUSE:
+    forced = token_decision.Force.ASKED if force else token_decision.Force.NO
+    decision = token_decision.decide(_snapshot(grant), now=now, min_valid=min_valid, force=forced)
+    if decision.verdict is token_decision.Verdict.REFUSE:
         return _refused(tokens.refusal(decision))
     expires, api_domain = grant.access_token_expires_at, grant.api_domain
     already_issued = grant.already_issued
     try:
-        if decision.verdict is tokens.Verdict.HAND_OUT:
+        if decision.verdict is token_decision.Verdict.HAND_OUT:
             ciphertext = grant.access_token_encrypted
             # handed out only when a token and its expiry are stored
             assert ciphertext is not None and expires is not None
@@ -63,8 +63,8 @@ def access_token_response(
     )
 
 
-def _snapshot(grant: GrantState) -> tokens.GrantSnapshot:
-    return tokens.GrantSnapshot(
+def _snapshot(grant: GrantState) -> token_decision.GrantSnapshot:
+    return token_decision.GrantSnapshot(
         status=grant.status,
         owner_is_active=grant.owner_is_active,
         access_token_expires_at=grant.access_token_expires_at,
