@@ -5,6 +5,7 @@ from django.urls import path, reverse_lazy
 
 from accounts import views
 from accounts.login_throttle import throttle_login
+from accounts.password_reset import PasswordResetForm
 from accounts.ratelimit import limit_requests
 
 # Brute force: failed log-ins per account and per client address (site and admin login);
@@ -48,8 +49,7 @@ urlpatterns = [
         RESET_LIMIT(
             auth_views.PasswordResetView.as_view(
                 template_name="accounts/password_reset.html",
-                email_template_name="accounts/password_reset_email.txt",
-                subject_template_name="accounts/password_reset_subject.txt",
+                form_class=PasswordResetForm,  # the mail goes out from a job
                 success_url=reverse_lazy("accounts:password_reset_done"),
             )
         ),

@@ -1,6 +1,7 @@
-"""Procrastinate tasks: thin shells around the upkeep sweeps and the owner alerts.
+"""Procrastinate tasks: thin shells around the upkeep sweeps, the owner alerts and the mail.
 
-Jobs carry no tokens: periodic jobs carry only their tick's timestamp. Periodic tasks get
+Jobs carry no tokens: periodic jobs carry only their tick's timestamp, mail jobs a rendered
+message with no secret in it or a user's id (``accounts.outbox``). Periodic tasks get
 their schedule from settings when the Procrastinate app is ready
 (``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
@@ -14,6 +15,7 @@ from procrastinate import JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
+from accounts import outbox, password_reset
 from portal.grants import orphans, owner_alerts, user_deletion
 from portal.upkeep import sweeps
 
@@ -51,13 +53,25 @@ def send_alerts(timestamp: int) -> None:
     logger.info("needs-reconnect alerts sent: %d", owner_alerts.send_reconnect_alerts())
 
 
+@app.task(name=outbox.SEND_MAIL, queue=outbox.QUEUE, retry=outbox.RETRY)
+def send_mail(kind: str, to: list[str], subject: str, text: str, html: str = "") -> None:
+    outbox.deliver(kind=kind, to=to, subject=subject, text=text, html=html)
+
+
+@app.task(name=outbox.SEND_PASSWORD_RESET, queue=outbox.QUEUE, retry=outbox.RETRY)
+def send_password_reset(user_id: int) -> None:
+    if not password_reset.send_reset_link(user_id=user_id):
+        logger.info("no reset link for user %s: the account can no longer reset", user_id)
+
+
 @app.task(
     name="portal.retry_stalled_jobs", queueing_lock="portal.retry_stalled_jobs", pass_context=True
 )
 async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
     """Run again the jobs of workers that died mid-task (no heartbeat for a while).
 
-    Safe because every upkeep job is idempotent: a sweep only claims what is due. When the
+    Safe because every upkeep job is idempotent: a sweep only claims what is due; a mail job
+    may deliver its message twice (at least once, never lost). When the
     same task already waits in the queue (its queueing lock), that job does the work and the
     stalled one is closed as failed.
     """

@@ -1,6 +1,21 @@
-"""The parts of the mail the portal sends (every message: plain text, with HTML beside it)."""
+"""The mail the portal sends (every message: plain text, with HTML beside it).
 
+Mail leaves through jobs (``accounts.outbox``): :func:`delivered` runs the queued mail jobs in
+this test, as a worker does after commit, and returns every message that reached the mail
+backend so far.
+"""
+
+from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives
+
+from accounts import outbox
+from tests.jobs import run_jobs
+
+
+def delivered() -> list[EmailMessage]:
+    """Run the queued mail jobs, then every message sent so far (``mail.outbox``)."""
+    run_jobs(outbox.SEND_MAIL, outbox.SEND_PASSWORD_RESET)
+    return mail.outbox
 
 
 def html_part(message: EmailMessage) -> str:

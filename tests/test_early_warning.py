@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core import mail
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -18,7 +17,7 @@ from portal.models import ZohoGrant
 from portal.upkeep import sweeps
 from tests.cast import EU
 from tests.leaks import assert_no_leak
-from tests.mail_parts import html_part
+from tests.mail_parts import delivered, html_part
 from tests.portal_browser import PortalBrowser
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +42,7 @@ def secrets_of(grant):
 
 
 def mail_texts():
-    return [part for m in mail.outbox for part in (m.subject, m.body, html_part(m))]
+    return [part for m in delivered() for part in (m.subject, m.body, html_part(m))]
 
 
 def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
@@ -54,7 +53,7 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
     for minutes in (0, 10):
         with time_machine.travel(start + timedelta(minutes=minutes)):
             assert sweeps.check_grant(grant_id=connected.pk) == "trouble"
-    assert warning_of(connected) == "" and mail.outbox == []
+    assert warning_of(connected) == "" and delivered() == []
     with time_machine.travel(start + timedelta(minutes=30)):
         sweeps.check_grant(grant_id=connected.pk)
     connected.refresh_from_db()
@@ -67,8 +66,7 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
         "failures": 3,
         "threshold": 3,
     }
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
+    [message] = delivered()
     assert message.to == ["alice@example.com"] and "warning" in message.subject.lower()
     assert "Zoho failed 3 times for this connection in the last 24 hours" in message.body
     html = html_part(message)
@@ -82,7 +80,7 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
 
     with time_machine.travel(start + timedelta(minutes=70)):
         sweeps.check_grant(grant_id=connected.pk)  # a fourth failure
-    assert len(mail.outbox) == 1 and events(connected, "grant.warning_raised").count() == 1
+    assert len(delivered()) == 1 and events(connected, "grant.warning_raised").count() == 1
 
     sandbox.clear_faults()
     with time_machine.travel(start + timedelta(hours=2)):
@@ -96,7 +94,7 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
     assert list(events(connected, "grant.warning_cleared").values_list("detail", flat=True)) == [
         {"warning": "repeated_failures"}
     ]
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
     assert_no_leak(secrets_of(connected), *mail_texts(), body)
 
 
@@ -116,7 +114,7 @@ def test_a_check_whose_refresh_failed_counts_once(sandbox, connected):
             sweeps.check_grant(grant_id=connected.pk)
     connected.refresh_from_db()
     assert connected.status == "trouble" and connected.warning == "repeated_failures"
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
 
 
 def test_refresh_failures_of_api_callers_raise_the_warning_and_a_refresh_clears_it(
@@ -131,7 +129,7 @@ def test_refresh_failures_of_api_callers_raise_the_warning_and_a_refresh_clears_
         with time_machine.travel(start + timedelta(hours=hours, minutes=10)):
             assert tokens.get_access_token(grant_id=connected.pk).refreshed
     assert events(connected, "grant.refresh_failed").count() == 3
-    assert warning_of(connected) == "repeated_failures" and len(mail.outbox) == 1
+    assert warning_of(connected) == "repeated_failures" and len(delivered()) == 1
     with time_machine.travel(start + timedelta(hours=30)):
         assert tokens.get_access_token(grant_id=connected.pk).refreshed
     assert warning_of(connected) == ""
@@ -144,7 +142,7 @@ def test_owner_without_alert_emails_sees_the_warning_but_gets_no_email(sandbox, 
     sandbox.add_fault("status", endpoint="desk_myinfo", status=503)
     for _ in range(3):
         sweeps.check_grant(grant_id=connected.pk)
-    assert warning_of(connected) == "repeated_failures" and mail.outbox == []
+    assert warning_of(connected) == "repeated_failures" and delivered() == []
     assert events(connected, "grant.warning_raised").get().detail["emailed"] is False
 
 
@@ -161,23 +159,23 @@ def test_token_cap_warns_every_grant_of_the_zoho_user_and_revoking_clears(
     assert PortalBrowser(client, sandbox).connect(EU).status_code == 303  # the third token
     grants = list(ZohoGrant.objects.order_by("connected_at"))
     assert [g.warning for g in grants] == ["token_cap"] * 3
-    assert sorted(m.to[0] for m in mail.outbox) == [o.email for o in owners]
-    oldest_mail = next(m for m in mail.outbox if m.to == [grants[0].user.email])
+    assert sorted(m.to[0] for m in delivered()) == [o.email for o in owners]
+    oldest_mail = next(m for m in delivered() if m.to == [grants[0].user.email])
     assert "This Zoho account has 3 connections" in oldest_mail.body
     assert "This connection is the oldest of them" in oldest_mail.body
-    newest_mail = next(m for m in mail.outbox if m.to == [grants[2].user.email])
+    newest_mail = next(m for m in delivered() if m.to == [grants[2].user.email])
     assert "this one is not the oldest" in newest_mail.body
     body = client.get("/connections/").content.decode()
     assert "Warning: Zoho&#x27;s connection limit is near" in body
     assert "drops the oldest one first" in body
 
     assert PortalBrowser(client, sandbox).connect(EU).status_code == 303  # reconnect: same count
-    assert len(mail.outbox) == 3
+    assert len(delivered()) == 3
     revoke_grant(grant_id=grants[0].pk, reason="test")
     assert [warning_of(g) for g in grants] == ["", "", ""]
     assert AuditEvent.objects.filter(action="grant.warning_cleared").count() == 3
     assert "Warning:" not in client.get("/connections/").content.decode()
-    assert len(mail.outbox) == 3
+    assert len(delivered()) == 3
 
 
 def test_a_replaced_token_zoho_did_not_revoke_still_counts(portal, sandbox, alice, settings):
@@ -188,7 +186,7 @@ def test_a_replaced_token_zoho_did_not_revoke_still_counts(portal, sandbox, alic
     grant = ZohoGrant.objects.get(user=alice)
     assert events(grant, "grant.superseded_token_revoke_failed").count() == 1
     assert early_warning.tokens_held(data_centre="eu", zoho_user_id=EU) == 2
-    assert grant.warning == "token_cap" and len(mail.outbox) == 1
+    assert grant.warning == "token_cap" and len(delivered()) == 1
 
 
 def test_hostile_names_are_escaped_in_the_warning_page_and_email(portal, sandbox, alice):
@@ -202,7 +200,7 @@ def test_hostile_names_are_escaped_in_the_warning_page_and_email(portal, sandbox
         body = portal.client.get(url).content.decode()
         assert "Warning: repeated failures" in body
         assert "<script>alert('org')</script>" not in body and "<img src=x" not in body
-    html = html_part(mail.outbox[0])
+    html = html_part(delivered()[0])
     assert "&lt;script&gt;alert(" in html
     assert "<script>" not in html and "<img src=x" not in html
 

@@ -6,7 +6,6 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
@@ -16,7 +15,7 @@ from portal.grants.revocation import revoke_grant
 from portal.models import ZohoGrant
 from portal.upkeep import sweeps
 from tests.cast import EU
-from tests.mail_parts import html_part
+from tests.mail_parts import delivered, html_part
 from tests.portal_browser import PortalBrowser
 from tests.racing import race
 
@@ -50,8 +49,7 @@ def test_grant_revoked_in_zoho_needs_reconnect_after_a_check_and_owner_gets_one_
     assert connected.status == "needs_reconnect" and connected.last_error == "invalid_code"
     assert (summary.checked, summary.needs_reconnect) == (1, 1)
     assert actions(connected)[-2:] == ["grant.check_failed", "grant.owner_alerted"]
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
+    [message] = delivered()
     assert message.to == ["alice@example.com"] and "Reconnect" in message.subject
     link = f"http://127.0.0.1:8000/connections/{connected.pk}/"
     assert link in message.body
@@ -61,20 +59,20 @@ def test_grant_revoked_in_zoho_needs_reconnect_after_a_check_and_owner_gets_one_
     with time_machine.travel(timezone.now() + timedelta(days=2)):
         assert sweeps.check_due_grants().checked == 0
         assert owner_alerts.send_reconnect_alerts() == 0
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
 
 
 def test_owner_is_told_again_only_after_recovery_and_a_new_failure(portal, sandbox, connected):
     sandbox.revoke_user_grants(EU)
     sweeps.check_due_grants()
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
     assert portal.connect(EU).status_code == 303  # reconnect: same grant, Active again
     connected.refresh_from_db()
     assert connected.status == "active"
     sandbox.revoke_user_grants(EU)
     with time_machine.travel(timezone.now() + timedelta(days=2)):
         sweeps.check_due_grants()
-    assert len(mail.outbox) == 2
+    assert len(delivered()) == 2
 
 
 def test_needs_reconnect_reached_elsewhere_is_announced_by_the_alert_sweep(make_grant, alice):
@@ -83,7 +81,8 @@ def test_needs_reconnect_reached_elsewhere_is_announced_by_the_alert_sweep(make_
     grant.save()
     assert owner_alerts.send_reconnect_alerts() == 1
     assert owner_alerts.send_reconnect_alerts() == 0
-    assert len(mail.outbox) == 1 and "revoked in Zoho" in mail.outbox[0].body
+    [message] = delivered()
+    assert "revoked in Zoho" in message.body
 
 
 def test_owner_who_turned_alerts_off_gets_no_email_but_the_decision_is_audited(make_grant, alice):
@@ -93,7 +92,7 @@ def test_owner_who_turned_alerts_off_gets_no_email_but_the_decision_is_audited(m
     grant.status = "needs_reconnect"
     grant.save()
     assert owner_alerts.send_reconnect_alerts() == 0
-    assert mail.outbox == []
+    assert delivered() == []
     event = AuditEvent.objects.get(action="grant.owner_alerted")
     assert event.detail == {"emailed": False}
     assert owner_alerts.send_reconnect_alerts() == 0
@@ -137,7 +136,7 @@ def test_transient_desk_fault_keeps_status_and_retries_then_recovery_is_audited(
     with time_machine.travel(timezone.now() + timedelta(minutes=7)):
         assert sweeps.check_due_grants().healthy == 1
     assert actions(connected)[-2:] == ["grant.checked", "grant.recovered"]
-    assert mail.outbox == []
+    assert delivered() == []
 
 
 def test_transient_refresh_fault_is_trouble_not_needs_reconnect(sandbox, connected):
@@ -148,7 +147,7 @@ def test_transient_refresh_fault_is_trouble_not_needs_reconnect(sandbox, connect
     assert sweeps.check_due_grants().trouble == 1
     connected.refresh_from_db()
     assert connected.status == "trouble" and connected.next_check_at > timezone.now()
-    assert mail.outbox == []
+    assert delivered() == []
 
 
 def test_two_workers_sweeping_at_once_check_each_grant_once(portal, sandbox, alice, settings):
@@ -199,9 +198,9 @@ def test_revocation_zoho_never_confirms_is_finished_locally_and_people_are_told(
     assert connected.status == "revoked" and connected.refresh_token_encrypted is None
     event = AuditEvent.objects.filter(grant_id=connected.pk, action="grant.revoked").get()
     assert event.detail["zoho"] == "never_confirmed" and event.outcome == "failure"
-    assert len(mail.outbox) == 1
-    assert sorted(mail.outbox[0].to) == ["alice@example.com", "staff@example.com"]
-    assert "never confirmed" in mail.outbox[0].body
+    [message] = delivered()
+    assert sorted(message.to) == ["alice@example.com", "staff@example.com"]
+    assert "never confirmed" in message.body
     assert sweeps.finish_pending_revocations() == {"revoked": 0, "pending": 0, "abandoned": 0}
 
 

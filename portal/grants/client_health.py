@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
 
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
+from accounts import outbox
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
 from portal.models import DataCentreHealth, ZohoGrant
@@ -163,7 +163,7 @@ def staff_to_alert() -> list[str]:
 
 
 def _tell_staff(*, data_centre: str, error: str) -> None:
-    """One email per episode; a mail failure is logged (the audit event and banner remain)."""
+    """One email per episode, queued for the mail worker (``accounts.outbox``)."""
     recipients = staff_to_alert()
     if not recipients:
         return
@@ -178,7 +178,5 @@ def _tell_staff(*, data_centre: str, error: str) -> None:
         f"{dc}_CLIENT_SECRET), the redirect URI, and that the {dc} data centre is enabled "
         "for the client in Zoho's API console. The staff overview shows the state."
     )
-    try:
-        send_mail(f"Zoho {dc} rejects Desk Connect's client ({error})", body, None, recipients)
-    except OSError:
-        logger.exception("client-rejected email for dc=%s not sent", data_centre)
+    subject = f"Zoho {dc} rejects Desk Connect's client ({error})"
+    outbox.send_later(kind="client_rejected", to=recipients, subject=subject, text=body)

@@ -21,10 +21,10 @@ Two signs (``ZohoGrant.Warning``), both computed from rows that exist anyway:
 A grant shows one warning at a time; the token cap wins (it will break the oldest grant for
 sure). :func:`evaluate_warning` makes every change under the grant's row lock, audits each
 transition once (``grant.warning_raised`` / ``grant.warning_cleared``) and emails the owner
-once per raised warning (not per evaluation).
+once per raised warning (not per evaluation): the mail job is queued in the raise's transaction
+and sent by a worker after commit, so no mail server is ever waited on under the lock.
 """
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -39,7 +39,6 @@ from accounts.models import AuditEvent
 from portal.grants import lifecycle, owner_alerts, wording
 from portal.models import ZohoGrant
 
-logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Kind = ZohoGrant.Warning
 Action = AuditEvent.Action
@@ -65,19 +64,6 @@ def tokens_held(*, data_centre: str, zoho_user_id: str) -> int:
     return live + unrevoked
 
 
-def note_outcome(*, grant_id: UUID, healthy: bool | None) -> str:
-    """:func:`evaluate_warning`, for callers that must not fail because mail did not go out.
-
-    When the email cannot be sent the raise is rolled back with it and happens again at the
-    next evaluation (the next failure, check or connect).
-    """
-    try:
-        return evaluate_warning(grant_id=grant_id, healthy=healthy)
-    except OSError:
-        logger.exception("warning email about grant %s not sent; retried later", grant_id)
-        return ""
-
-
 def evaluate_token_cap(
     *, data_centre: str, zoho_user_id: str, healthy_id: UUID | None = None
 ) -> None:
@@ -91,7 +77,7 @@ def evaluate_token_cap(
         "pk", flat=True
     )
     for grant_id in list(ids):
-        note_outcome(grant_id=grant_id, healthy=True if grant_id == healthy_id else None)
+        evaluate_warning(grant_id=grant_id, healthy=True if grant_id == healthy_id else None)
 
 
 def evaluate_warning(*, grant_id: UUID, healthy: bool | None = None) -> str:
@@ -138,12 +124,12 @@ def _wanted(grant: ZohoGrant, healthy: bool | None, now: datetime) -> tuple[str,
 
 
 def _raise(grant: ZohoGrant, facts: dict[str, Any]) -> None:
-    """Audit the raise and tell the owner (inside the lock: a failed send rolls it back)."""
+    """Queue the owner's email and audit the raise, both in the raise's transaction."""
     emailed = grant.user.has_alert_emails and grant.user.is_active
-    detail = {"warning": grant.warning, "emailed": emailed, **facts}
-    record_event(action=Action.WARNING_RAISED, grant=grant, detail=detail)
     if emailed:
         owner_alerts.tell_warning(grant=grant, facts=_facts_sentence(grant, facts))
+    detail = {"warning": grant.warning, "emailed": emailed, **facts}
+    record_event(action=Action.WARNING_RAISED, grant=grant, detail=detail)
 
 
 def _facts_sentence(grant: ZohoGrant, facts: dict[str, Any]) -> str:

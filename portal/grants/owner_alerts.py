@@ -1,6 +1,9 @@
 """Telling people about their grants by email: Needs reconnect, revocations given up, and
 early warnings (``portal.grants.early_warning``).
 
+Every message is queued through ``accounts.outbox`` in the transaction of the decision it
+announces and delivered by a job after commit: no lock is held while a mail server answers.
+
 An owner hears once per Needs-reconnect episode: ``alerted_at`` is compared with the time
 the status last changed, so a grant is announced again only after it recovered and failed
 anew. Owners who turned alerts off in their profile get none (the decision is still audited).
@@ -10,13 +13,13 @@ import logging
 from uuid import UUID
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import outbox
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
 from portal.grants.wording import rejection_words, warning_label, warning_words
@@ -34,13 +37,16 @@ def unannounced() -> QuerySet[ZohoGrant]:
 
 
 def send_reconnect_alerts() -> int:
-    """Alert the owners of every unannounced Needs-reconnect grant; returns emails sent."""
+    """Alert the owners of every unannounced Needs-reconnect grant; returns emails queued."""
     ids = list(unannounced().values_list("pk", flat=True))
     return sum(alert_owner(grant_id=grant_id) for grant_id in ids)
 
 
 def alert_owner(*, grant_id: UUID) -> bool:
-    """Email the owner that the grant needs reconnecting, once per episode; True if sent."""
+    """Email the owner that the grant needs reconnecting, once per episode; True if queued.
+
+    ``alerted_at``, the audit event and the mail job commit together or not at all.
+    """
     with transaction.atomic():
         grant = (
             ZohoGrant.objects.select_for_update(of=("self",))
@@ -53,8 +59,6 @@ def alert_owner(*, grant_id: UUID) -> bool:
         grant.save(update_fields=["alerted_at", "updated_at"])
         emailed = grant.user.has_alert_emails and grant.user.is_active
         if emailed:
-            # Sent inside the block: if sending fails, the alert stays due and is retried.
-            # Sent before recording: the audit chain's lock must not wait on a mail server.
             _send(grant, [grant.user.email], "needs_reconnect")
         record_event(
             action=AuditEvent.Action.OWNER_ALERTED, grant=grant, detail={"emailed": emailed}
@@ -87,10 +91,8 @@ def _send(
     subject = render_to_string(f"portal/email/{template}_subject.txt", context).strip()
     text = render_to_string(f"portal/email/{template}.txt", context)
     html = render_to_string(f"portal/email/{template}.html", context)
-    message = EmailMultiAlternatives(subject, text, to=recipients)
-    message.attach_alternative(html, "text/html")
-    message.send()
-    logger.info("sent %s email about grant %s", template, grant.pk)
+    outbox.send_later(kind=template, to=recipients, subject=subject, text=text, html=html)
+    logger.info("queued %s email about grant %s", template, grant.pk)
 
 
 def _title(grant: ZohoGrant) -> str:
@@ -101,8 +103,8 @@ def _title(grant: ZohoGrant) -> str:
 def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
     """Tell the owner that a grant which still works shows an early warning.
 
-    Called by ``portal.grants.early_warning`` once per raised warning, inside the grant's lock (a
-    failed send rolls the raise back, so it is tried again at the next evaluation).
+    Called by ``portal.grants.early_warning`` once per raised warning, inside the grant's lock:
+    the mail job commits with the raise.
     """
     extra = {
         "warning_label": warning_label(grant.warning),
@@ -113,9 +115,9 @@ def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
 
 
 def tell_owners_revoked_by_staff(*, grant_ids: list[UUID], reason: str) -> int:
-    """Email each owner once about their grants an administrator revoked; returns emails sent.
+    """Email each owner once about their grants an administrator revoked; returns emails queued.
 
-    Sent after the revocations committed; a mail failure is logged and leaves them revoked.
+    The mail jobs commit with the caller's transaction (at once, outside one).
     """
     grants = ZohoGrant.objects.filter(pk__in=grant_ids).select_related("user").order_by("pk")
     by_owner: dict[int, list[ZohoGrant]] = {}
@@ -137,16 +139,13 @@ def tell_owners_revoked_by_staff(*, grant_ids: list[UUID], reason: str) -> int:
             "reason": reason,
             "connections_url": f"{base}{reverse('portal:connections')}",
         }
-        subject = render_to_string("portal/email/revoked_by_staff_subject.txt", context)
-        text = render_to_string("portal/email/revoked_by_staff.txt", context)
-        html = render_to_string("portal/email/revoked_by_staff.html", context)
-        message = EmailMultiAlternatives(" ".join(subject.split()), text, to=[owned[0].user.email])
-        message.attach_alternative(html, "text/html")
-        try:
-            message.send()
-        except OSError as error:  # smtplib's errors are OSErrors
-            logger.warning("revoked-by-staff email to user %s failed: %s", owned[0].user_id, error)
-            continue
+        outbox.send_later(
+            kind="revoked_by_staff",
+            to=[owned[0].user.email],
+            subject=render_to_string("portal/email/revoked_by_staff_subject.txt", context),
+            text=render_to_string("portal/email/revoked_by_staff.txt", context),
+            html=render_to_string("portal/email/revoked_by_staff.html", context),
+        )
         sent += 1
-        logger.info("sent revoked_by_staff email to user %s", owned[0].user_id)
+        logger.info("queued revoked_by_staff email to user %s", owned[0].user_id)
     return sent

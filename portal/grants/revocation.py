@@ -21,7 +21,7 @@ from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
-from portal.grants import client_health, early_warning, lifecycle
+from portal.grants import client_health, early_warning, lifecycle, owner_alerts
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ def abandon_revocation(*, grant_id: UUID) -> bool:
     """Finish a revocation Zoho never confirmed: wipe the secrets locally, note it in the audit.
 
     The refresh token may still live at Zoho (the owner can remove the app in Zoho's
-    Connected Apps); the portal no longer holds it. False when the grant is not REVOKING.
+    Connected Apps); the portal no longer holds it. The owner and staff are told by a mail job
+    committed with it. False when the grant is not REVOKING.
     """
     with transaction.atomic():
         grant = ZohoGrant.objects.select_for_update().get(pk=grant_id)
@@ -145,6 +146,7 @@ def abandon_revocation(*, grant_id: UUID) -> bool:
             return False
         error = grant.last_error
         _wipe(grant)
+        owner_alerts.tell_revocation_abandoned(grant_id=grant.pk)
         record_event(
             action=Action.REVOKED,
             grant=grant,

@@ -198,7 +198,7 @@ def refresh_access_token(
     # Leaving the block committed the refresh (or the failure's mark and audit).
     if failure is None:
         if grant.warning:  # a success may clear an early warning
-            early_warning.note_outcome(grant_id=grant.pk, healthy=True)
+            early_warning.evaluate_warning(grant_id=grant.pk, healthy=True)
         return issued
     return _after_failure(grant, failure, asked_zoho=backing_off is None)
 
@@ -235,7 +235,7 @@ def _after_failure(grant: ZohoGrant, failure: GrantError, *, asked_zoho: bool) -
     """
     # Zoho was asked and failed: a sign for the early warning
     if asked_zoho and not isinstance(failure, PortalMisconfigured):
-        early_warning.note_outcome(grant_id=grant.pk, healthy=False)
+        early_warning.evaluate_warning(grant_id=grant.pk, healthy=False)
     if isinstance(failure, GrantUnavailable) and grant.access_token_is_fresh(
         at=timezone.now(), margin=timedelta(0)
     ):

@@ -8,7 +8,6 @@ killed mid-batch loses nothing: its grants fall due again when the lease ends, a
 step on a grant (token service, revocation, the outcome's record) commits on its own.
 """
 
-import logging
 import random
 import time
 import zlib
@@ -36,7 +35,6 @@ from portal.grants.revocation import (
 )
 from portal.models import ZohoGrant
 
-logger = logging.getLogger(__name__)
 Status = ZohoGrant.Status
 Action = AuditEvent.Action
 FIRST_RETRY = timedelta(minutes=5)
@@ -207,12 +205,9 @@ def check_grant(*, grant_id: UUID) -> CheckOutcome:
     if result.code == client_health.PORTAL_MISCONFIGURED:
         return CheckOutcome.SKIPPED  # the portal's fault says nothing about this grant
     outcome = _record_check(grant_id, result, started)
-    early_warning.note_outcome(grant_id=grant_id, healthy=outcome is CheckOutcome.HEALTHY)
+    early_warning.evaluate_warning(grant_id=grant_id, healthy=outcome is CheckOutcome.HEALTHY)
     if outcome is CheckOutcome.NEEDS_RECONNECT:
-        try:
-            owner_alerts.alert_owner(grant_id=grant_id)
-        except OSError:  # mail server trouble: the alert stays due for the alert sweep
-            logger.exception("alert for grant %s not sent", grant_id)
+        owner_alerts.alert_owner(grant_id=grant_id)
     return outcome
 
 
@@ -296,11 +291,7 @@ def _retry_revocation(grant_id: UUID) -> str:
     now = timezone.now()
     since = grant.status_changed_at or grant.updated_at
     if now - since >= give_up:
-        if abandon_revocation(grant_id=grant_id):
-            try:
-                owner_alerts.tell_revocation_abandoned(grant_id=grant_id)
-            except OSError:  # the audit event already says it; the email is a courtesy
-                logger.exception("email about grant %s not sent", grant_id)
+        if abandon_revocation(grant_id=grant_id):  # and tells the owner and staff
             return "abandoned"
         return "revoked"
     exponent = min(grant.failure_count, 20)

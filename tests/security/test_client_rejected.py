@@ -20,6 +20,7 @@ from portal.grants.client_health import Rejection, rejection_for
 from portal.grants.revocation import revoke_grant
 from portal.models import DataCentreHealth, ZohoGrant
 from portal.upkeep import sweeps
+from tests.mail_parts import delivered
 from tests.staff_permissions import give
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,8 +101,9 @@ def test_client_rejection_keeps_the_grant_exactly_and_tells_no_owner(expired, sa
     assert not AuditEvent.objects.filter(grant_id=expired.pk, action=Action.REFRESH_FAILED)
     state = DataCentreHealth.objects.get(pk="eu")
     assert state.rejected_since and state.last_error == error and state.next_probe_at
-    assert [m.to for m in mail.outbox] == [["ops@example.com"]]  # staff only, not Alice
-    assert "EU" in mail.outbox[0].subject and error in mail.outbox[0].body
+    [message] = delivered()
+    assert message.to == ["ops@example.com"]  # staff only, not Alice
+    assert "EU" in message.subject and error in message.body
     events = AuditEvent.objects.filter(action=Action.CLIENT_REJECTED)
     assert [(e.detail["data_centre"], e.detail["error"]) for e in events] == [("eu", error)]
 
@@ -123,7 +125,7 @@ def test_while_rejected_only_the_probe_reaches_zoho_and_staff_hear_once(expired,
         assert later.probe_failures == 1
         assert later.retry_after(now=timezone.now()) > 100  # backed off: two minutes now
 
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
     assert AuditEvent.objects.filter(action=Action.CLIENT_REJECTED).count() == 1
     assert ZohoGrant.objects.get(pk=expired.pk).status == ZohoGrant.Status.ACTIVE
 
