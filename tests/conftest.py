@@ -19,6 +19,8 @@ def _flush_with_triggers_off():
 
     The audit table refuses TRUNCATE (accounts migration 0012), and Django's flush truncates
     every table; the test role is a superuser, so it may switch triggers off for the flush.
+    Django's flush skips unmanaged models, Procrastinate's among them, so the job queue is
+    emptied here too: a job one test queued never runs in the next.
     """
     from unittest import mock
 
@@ -30,6 +32,7 @@ def _flush_with_triggers_off():
             cursor.execute("SET LOCAL session_replication_role = replica")
             for sql in sql_list:
                 cursor.execute(sql)
+            cursor.execute("TRUNCATE procrastinate_jobs CASCADE")
 
     with mock.patch.object(DatabaseOperations, "execute_sql_flush", execute_sql_flush):
         yield

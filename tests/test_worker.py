@@ -1,4 +1,5 @@
-"""A real Procrastinate worker process runs the upkeep jobs; killing one mid-task loses nothing."""
+"""A real Procrastinate worker process runs the upkeep and mail jobs; killing one mid-task loses
+nothing."""
 
 import os
 import signal
@@ -12,10 +13,12 @@ from django.db import connection
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from accounts import outbox
 from accounts.models import AuditEvent
 from portal import tasks
 from portal.models import ZohoGrant
 from portal.upkeep.report import upkeep_report
+from tests.fake_smtp import WAIT, FakeSMTP
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,12 +39,12 @@ call_command("procrastinate", "worker", "--one-shot", "--name", sys.argv[3])
 """
 
 
-def start_worker(settings, name):
+def start_worker(settings, name, **environment):
     arguments = [connection.settings_dict["NAME"], settings.SANDBOX_BASE_URL, name]
     return subprocess.Popen(
         [sys.executable, "-c", WORKER_SCRIPT, *arguments],
         cwd=ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, **environment},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -93,3 +96,29 @@ def test_worker_killed_mid_task_loses_nothing(sandbox, connected, settings):
     assert ProcrastinateJob.objects.get(pk=job_id).status in ("succeeded", "failed")
     assert not ProcrastinateJob.objects.filter(status="doing").exists()
     assert checked_events(connected) == 1
+
+
+def test_worker_killed_while_mailing_loses_no_mail(settings):
+    """The first worker dies inside SMTP (the server hangs); the mail job is run again."""
+    with FakeSMTP(hanging=True) as smtp:
+        mail_server = {"EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}?timeout=120"}
+        job_id = outbox.send_later(
+            kind="test", to=["alice@example.com"], subject="Hello", text="Body"
+        )
+        worker = start_worker(settings, "doomed", **mail_server)
+        assert smtp.connected.wait(WAIT)  # the job waits for the server's greeting
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.communicate(timeout=30)
+        assert ProcrastinateJob.objects.get(pk=job_id).status == "doing"  # stalled
+        smtp.release()
+        time.sleep(1.5)  # no heartbeat from the dead worker for longer than the threshold
+        waiting = ProcrastinateJob.objects.filter(
+            task_name="portal.retry_stalled_jobs", status="todo"
+        )
+        if not waiting.exists():  # the dead worker may have deferred its periodic run already
+            tasks.retry_stalled_jobs.defer(timestamp=0)
+        finish(start_worker(settings, "rescuer", **mail_server))
+        assert smtp.received.wait(WAIT)
+    assert ProcrastinateJob.objects.get(pk=job_id).status == "succeeded"
+    [message] = smtp.messages
+    assert (message["To"], message["Subject"]) == ("alice@example.com", "Hello")
