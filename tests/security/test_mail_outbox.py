@@ -11,11 +11,15 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import psycopg
 import pytest
 from django.db import connection, connections, transaction
 from django.urls import reverse
+from django.utils import timezone
+from procrastinate.contrib.django import app
+from procrastinate.jobs import Job
 
 from accounts import outbox
 from accounts.audit import record_event
@@ -156,3 +160,24 @@ def test_the_reset_job_holds_only_the_user_id_and_its_mail_a_working_link(client
     )
     assert response.status_code == 302
     assert User.objects.get(pk=alice.pk).check_password(new)
+
+
+def test_a_failed_delivery_is_retried_for_hours_and_a_bug_is_not():
+    for name in (outbox.SEND_MAIL, outbox.SEND_PASSWORD_RESET):
+        task = app.tasks[name]
+        assert (task.queue, task.retry_strategy) == ("mail", outbox.RETRY)
+    waits = []
+    for attempts in range(100):
+        job = Job(
+            id=1, queue="mail", lock=None, queueing_lock=None, task_name="t", attempts=attempts
+        )
+        decision = outbox.RETRY.get_retry_decision(exception=TimeoutError(), job=job)
+        if decision is None:
+            break
+        assert decision.retry_at is not None
+        waits.append(decision.retry_at - timezone.now())
+    assert waits[0] < timedelta(minutes=2) and max(waits) < timedelta(hours=10)
+    assert timedelta(hours=12) < sum(waits, timedelta()) < timedelta(hours=24)
+    first = Job(id=1, queue="mail", lock=None, queueing_lock=None, task_name="t", attempts=0)
+    assert outbox.RETRY.get_retry_decision(exception=TimeoutError(), job=first) is not None
+    assert outbox.RETRY.get_retry_decision(exception=ValueError(), job=first) is None
