@@ -4,7 +4,7 @@ The reset link is a secret, so it never enters a job: the request queues only th
 and the job makes the link when it runs (Django's token generator derives the token from the
 user's current state: it stops working once the password changes or the user logs in). The
 link points at ``PORTAL_BASE_URL``, like every link a worker mails. The request no longer waits
-for a mail server, so a known address answers as fast as an unknown one, and alike.
+for a mail server, so a known address answers alike and about as fast as an unknown one.
 """
 
 from typing import Any
