@@ -1,6 +1,8 @@
-"""Procrastinate tasks: thin shells around the upkeep sweeps and the owner alerts.
+"""Procrastinate tasks: thin shells around the upkeep sweeps, the owner alerts and staff
+revocations.
 
-Jobs carry no tokens: periodic jobs carry only their tick's timestamp. Periodic tasks get
+Jobs carry no tokens: periodic jobs carry only their tick's timestamp, a staff revocation's
+jobs a batch id and a grant id. Periodic tasks get
 their schedule from settings when the Procrastinate app is ready
 (``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
@@ -8,6 +10,7 @@ at once, which is safe because each sweep claims its grants with ``SKIP LOCKED``
 """
 
 import logging
+from uuid import UUID
 
 from django.conf import settings
 from procrastinate import JobContext, exceptions
@@ -15,6 +18,7 @@ from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
 from portal.grants import orphans, owner_alerts, user_deletion
+from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
 
 logger = logging.getLogger("portal.tasks")
@@ -51,13 +55,20 @@ def send_alerts(timestamp: int) -> None:
     logger.info("needs-reconnect alerts sent: %d", owner_alerts.send_reconnect_alerts())
 
 
+@app.task(name=bulk_revocation.REVOKE_TASK)
+def revoke_for_staff(revocation_id: str, grant_id: str) -> None:
+    """One grant of a staff member's batch (deferred by the request that confirmed it)."""
+    bulk_revocation.revoke_batch_item(revocation_id=UUID(revocation_id), grant_id=UUID(grant_id))
+
+
 @app.task(
     name="portal.retry_stalled_jobs", queueing_lock="portal.retry_stalled_jobs", pass_context=True
 )
 async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
     """Run again the jobs of workers that died mid-task (no heartbeat for a while).
 
-    Safe because every upkeep job is idempotent: a sweep only claims what is due. When the
+    Safe because every job is idempotent: a sweep only claims what is due, and a staff
+    revocation's job records its grant's outcome once. When the
     same task already waits in the queue (its queueing lock), that job does the work and the
     stalled one is closed as failed.
     """
