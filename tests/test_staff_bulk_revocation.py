@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -37,7 +38,7 @@ def confirm(user, grants, reason="offboarding"):
 def batch_url(response) -> str:
     assert response.status_code == 303, response.content[:500]
     assert re.fullmatch(r"/staff/revocations/[0-9a-f-]{36}/", response["Location"])
-    return response["Location"]
+    return str(response["Location"])
 
 
 def audit_actions(grant) -> list[str]:
@@ -250,7 +251,7 @@ def test_an_unknown_batch_is_404(revoker):
 
 def test_bad_input_records_no_batch_and_defers_nothing(revoker, make_grant):
     grant = make_grant()
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"grant": [str(grant.pk), "00000000-0000-0000-0000-000000000000"], "reason": "x"},
         {"grant": [str(grant.pk)], "reason": "  "},
         {"grant": [str(grant.pk)] + [f"00000000-0000-0000-0000-{n:012d}" for n in range(100)]},
