@@ -135,10 +135,8 @@ def test_worker_killed_mid_revocation_is_finished_by_the_retry_without_double_st
     time.sleep(1.0)  # the revocation now waits on Zoho
     os.kill(worker.pid, signal.SIGKILL)
     worker.communicate(timeout=30)
-    connected.refresh_from_db()
-    assert connected.status == "revoking"
-    batch.refresh_from_db()
-    assert batch.finished_at is None
+    assert ZohoGrant.objects.get(pk=connected.pk).status == "revoking"
+    assert StaffRevocation.objects.get(pk=batch.pk).finished_at is None
     time.sleep(1.5)  # no heartbeat from the dead worker for longer than the threshold
     waiting = ProcrastinateJob.objects.filter(task_name="portal.retry_stalled_jobs", status="todo")
     if not waiting.exists():
