@@ -74,7 +74,8 @@ def test_the_request_only_records_and_defers_and_the_jobs_revoke(
 
     after = client_for(revoker).get(url).content.decode()
     assert "2 of 2 done" in after and not refreshes(after) and "Revocation results" in after
-    assert after.count(">Revoked<") == 2 and "2: Revoked" in after
+    assert after.count(">Revoked<") == 2 and "<strong>2</strong> Revoked" in after
+    assert "Owners of revoked grants are emailed" in after
     statuses = dict(ZohoGrant.objects.values_list("pk", "status"))
     assert statuses == {connected.pk: "revoked", bobs.pk: "revoked"}
     assert len(sandbox.requests(endpoint="revoke")) == 2
@@ -218,6 +219,7 @@ def test_an_audit_write_failure_revokes_nothing_and_the_batch_finishes(revoker, 
     run_jobs()
     body = client_for(revoker).get(url).content.decode()
     assert body.count("<td>Not revoked") == 2 and "2 of 2 done" in body
+    assert "Some grants could not be revoked" in body and "Owners of" not in body
     for grant in grants:
         grant.refresh_from_db()
         assert grant.status == "active" and grant.refresh_token_encrypted is not None
@@ -242,6 +244,21 @@ def test_a_batch_page_needs_revoke_any_grant(alice, staff, make_user, make_grant
     give(colleague, "revoke_any_grant")
     assert client_for(colleague).get(url).status_code == 200
     assert client_for(revoker).post(url).status_code == 405
+
+
+def test_the_grant_list_links_recent_batches_for_who_may_revoke(
+    revoker, make_user, make_grant, settings
+):
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9/sandbox"  # nothing listens: Zoho is down
+    url = batch_url(confirm(revoker, [make_grant()]))
+    listing = client_for(revoker).get("/staff/grants/").content.decode()
+    assert f'href="{url}"' in listing and "0 of 1 done, in progress" in listing
+    run_jobs()
+    listing = client_for(revoker).get("/staff/grants/").content.decode()
+    assert "1 of 1 done" in listing and "in progress" not in listing
+    viewer = make_user("viewer@example.com", is_staff=True)
+    give(viewer, "view_all_grants")
+    assert url not in client_for(viewer).get("/staff/grants/").content.decode()
 
 
 def test_an_unknown_batch_is_404(revoker):

@@ -18,6 +18,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from procrastinate.contrib.django import app
 
@@ -164,6 +165,8 @@ class RevocationProgress:
     items: list[ItemProgress]
     done: int
     counts: list[tuple[str, int]]  # (outcome label, how many), for the summary
+    told: bool  # some owners are emailed (a grant revoked or Revoking)
+    any_failed: bool
 
     @property
     def total(self) -> int:
@@ -194,4 +197,36 @@ def revocation_progress(revocation_id: UUID) -> RevocationProgress | None:
         items=items,
         done=sum(1 for item in items if item.outcome),
         counts=[(label, count) for label, count in counts if count],
+        told=any(item.outcome in TOLD for item in items),
+        any_failed=any(item.outcome == StaffRevokeOutcome.FAILED for item in items),
     )
+
+
+@dataclass(frozen=True)
+class RevocationSummary:
+    id: UUID
+    actor: str
+    created_at: datetime
+    done: int
+    total: int
+    is_finished: bool
+
+
+def recent_revocations(*, limit: int = 5) -> list[RevocationSummary]:
+    """The newest batch revocations with how far each got, in one query."""
+    batches = (
+        StaffRevocation.objects.select_related("actor")
+        .annotate(total=Count("items"), done=Count("items", filter=Q(items__outcome__gt="")))
+        .order_by("-created_at")[:limit]
+    )
+    return [
+        RevocationSummary(
+            id=batch.pk,
+            actor=str(batch.actor) if batch.actor is not None else "",
+            created_at=batch.created_at,
+            done=batch.done,
+            total=batch.total,
+            is_finished=batch.finished_at is not None,
+        )
+        for batch in batches
+    ]

@@ -15,7 +15,11 @@ from portal.staff.access import (
     staff_permission_required,
 )
 from portal.staff.actions import MAX_BATCH, UnknownGrants, grants_to_revoke
-from portal.staff.bulk_revocation import revocation_progress, start_staff_revocation
+from portal.staff.bulk_revocation import (
+    recent_revocations,
+    revocation_progress,
+    start_staff_revocation,
+)
 from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
 from portal.staff.grant_search import HISTORY_SEEK, grant_history_page, grant_page, staff_grant
 from portal.staff.paging import page_links, sort_links
@@ -27,13 +31,15 @@ def grants(request: HttpRequest) -> HttpResponse:
     form = GrantSearchForm(request.GET)
     page = grant_page(form.query()) if form.is_valid() else None
     current = (form.cleaned_data.get("sort") if page is not None else None) or "-created"
+    can_revoke = request.user.has_perm(REVOKE_ANY_GRANT)
     context = {
         "sort_urls": _sort_urls(request, current),
         "form": form,
         "page": page,
         **page_links(request, page.next_cursor if page is not None else None),
-        "can_revoke": request.user.has_perm(REVOKE_ANY_GRANT),
+        "can_revoke": can_revoke,
         "max_batch": MAX_BATCH,
+        "recent_revocations": recent_revocations() if can_revoke else [],
     }
     return render(request, "portal/staff/grants.html", context, status=200 if page else 400)
 
