@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from portal.staff import bulk_revocation
 from tests.cast import EU, GRANT_REFRESH_TOKEN
 from tests.jobs import queued, run_jobs
 from tests.mail_parts import html_part
+from tests.racing import race
 from tests.staff_permissions import assert_permission_matrix, client_for, give
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +183,33 @@ def test_a_job_killed_after_revoking_is_finished_by_its_retry_without_repeating_
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]  # told, once
     body = client_for(revoker).get(url).content.decode()
     assert ">Revoked<" in body and "Already revoked" not in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_jobs_record_each_grant_once_and_end_the_batch_once(
+    revoker, make_grant, bob, settings
+):
+    """Every job of a batch twice at once (a retried job beside the original): one outcome
+    per grant, one revocation request per grant, the batch ended once, each owner told once."""
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9/sandbox"  # nothing listens: Zoho is down
+    grants = [
+        make_grant(zoho_user_id="1"),
+        make_grant(zoho_user_id="2"),
+        make_grant(user=bob, zoho_user_id="3"),
+        make_grant(user=bob, zoho_user_id="4"),
+    ]
+    batch_url(confirm(revoker, grants))
+    batch = StaffRevocation.objects.get()
+    racers = [
+        partial(bulk_revocation.revoke_batch_item, revocation_id=batch.pk, grant_id=grant.pk)
+        for grant in grants * 2
+    ]
+    assert race(racers).errors == []
+    assert set(StaffRevocationItem.objects.values_list("outcome", flat=True)) == {"pending"}
+    for grant in grants:
+        assert audit_actions(grant).count("grant.revoke_requested") == 1
+    assert StaffRevocation.objects.get().finished_at is not None
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
 
 
 def test_a_grant_revoked_by_someone_else_before_its_job_runs_reads_already_revoked(
