@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import connection
+from procrastinate import exceptions
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from accounts.models import AuditEvent
@@ -290,9 +291,40 @@ def test_the_grant_list_links_recent_batches_for_who_may_revoke(
     assert url not in client_for(viewer).get("/staff/grants/").content.decode()
 
 
+def test_a_batch_page_costs_the_same_queries_for_one_grant_or_a_hundred(
+    revoker, make_grant, make_user
+):
+    from django.test.utils import CaptureQueriesContext
+
+    small = batch_url(confirm(revoker, [make_grant(status="revoked")]))
+    owners = [make_user(f"owner-{n}@example.com") for n in range(100)]
+    large = batch_url(confirm(revoker, [make_grant(user=owner) for owner in owners]))
+    client = client_for(revoker)
+    with CaptureQueriesContext(connection) as one:
+        client.get(small)
+    with CaptureQueriesContext(connection) as hundred:
+        body = client.get(large).content.decode()
+    assert "0 of 100 done" in body and len(hundred) == len(one)
+
+
 def test_an_unknown_batch_is_404(revoker):
     url = "/staff/revocations/00000000-0000-0000-0000-000000000000/"
     assert client_for(revoker).get(url).status_code == 404
+
+
+def test_the_batch_and_its_jobs_commit_together_or_not_at_all(revoker, make_grant):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_job() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'queue down'; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_job BEFORE INSERT ON procrastinate_jobs "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_job()"
+        )
+    with pytest.raises(exceptions.ConnectorException):
+        confirm(revoker, [make_grant()])
+    assert not StaffRevocation.objects.exists() and not StaffRevocationItem.objects.exists()
 
 
 def test_bad_input_records_no_batch_and_defers_nothing(revoker, make_grant):

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from procrastinate.contrib.django import app
+from procrastinate.types import JSONDict
 
 from accounts.audit import AuditContext
 from accounts.models import User
@@ -60,11 +61,14 @@ def start_staff_revocation(
         StaffRevocationItem.objects.bulk_create(
             _item(batch, position, target, now) for position, target in enumerate(targets)
         )
-        deferrer = app.configure_task(name=REVOKE_TASK, allow_unknown=False)
-        for target in targets:
-            if not target.is_revoked:
-                deferrer.defer(revocation_id=str(batch.pk), grant_id=str(target.id))
-        if all(target.is_revoked for target in targets):
+        jobs: list[JSONDict] = [
+            {"revocation_id": str(batch.pk), "grant_id": str(target.id)}
+            for target in targets
+            if not target.is_revoked
+        ]
+        if jobs:
+            app.configure_task(name=REVOKE_TASK, allow_unknown=False).batch_defer(*jobs)
+        else:
             batch.finished_at = now
             batch.save(update_fields=["finished_at"])
     return batch.pk
