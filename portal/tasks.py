@@ -1,7 +1,9 @@
-"""Procrastinate tasks: thin shells around the upkeep sweeps, the owner alerts and the mail.
+"""Procrastinate tasks: thin shells around the upkeep sweeps, the owner alerts, the mail and
+staff revocations.
 
 Jobs carry no tokens: periodic jobs carry only their tick's timestamp, mail jobs a rendered
-message with no secret in it or a user's id (``accounts.outbox``). Periodic tasks get
+message with no secret in it or a user's id (``accounts.outbox``), a staff revocation's jobs a
+batch id and a grant id. Periodic tasks get
 their schedule from settings when the Procrastinate app is ready
 (``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
@@ -9,6 +11,7 @@ at once, which is safe because each sweep claims its grants with ``SKIP LOCKED``
 """
 
 import logging
+from uuid import UUID
 
 from django.conf import settings
 from procrastinate import JobContext, exceptions
@@ -17,6 +20,7 @@ from procrastinate.jobs import Status
 
 from accounts import outbox, password_reset
 from portal.grants import orphans, owner_alerts, user_deletion
+from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
 
 logger = logging.getLogger("portal.tasks")
@@ -64,14 +68,21 @@ def send_password_reset(user_id: int) -> None:
         logger.info("no reset link for user %s: the account can no longer reset", user_id)
 
 
+@app.task(name=bulk_revocation.REVOKE_TASK)
+def revoke_for_staff(revocation_id: str, grant_id: str) -> None:
+    """One grant of a staff member's batch (deferred by the request that confirmed it)."""
+    bulk_revocation.revoke_batch_item(revocation_id=UUID(revocation_id), grant_id=UUID(grant_id))
+
+
 @app.task(
     name="portal.retry_stalled_jobs", queueing_lock="portal.retry_stalled_jobs", pass_context=True
 )
 async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
     """Run again the jobs of workers that died mid-task (no heartbeat for a while).
 
-    Safe because every upkeep job is idempotent: a sweep only claims what is due; a mail job
-    may deliver its message twice (at least once, never lost). When the
+    Safe because every job is idempotent: a sweep only claims what is due, a staff
+    revocation's job records its grant's outcome once, and a mail job may deliver its message
+    twice (at least once, never lost). When the
     same task already waits in the queue (its queueing lock), that job does the work and the
     stalled one is closed as failed.
     """

@@ -44,7 +44,12 @@ ALLOWED: dict[str, set[str]] = {
         "portal.api",  # service keys are the API's; staff pages list and revoke them
         "portal.upkeep",  # the upkeep report
     },
-    "portal.tasks": {"accounts", "portal.grants", "portal.upkeep"},  # accounts: the mail jobs
+    "portal.tasks": {
+        "accounts",  # the mail jobs
+        "portal.grants",
+        "portal.upkeep",
+        "portal.staff",  # staff bulk revocations run as jobs
+    },
     "portal.admin": {"accounts", "portal.api", "portal.grants", "portal.models"},
     "portal.urls": {"accounts", "portal.pages", "portal.api", "portal.staff"},
     "portal.management": {

@@ -1,5 +1,5 @@
-"""A real Procrastinate worker process runs the upkeep and mail jobs; killing one mid-task loses
-nothing."""
+"""A real Procrastinate worker process runs the upkeep, mail and staff revocation jobs; killing
+one mid-task loses nothing."""
 
 import os
 import signal
@@ -16,9 +16,10 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from accounts import outbox
 from accounts.models import AuditEvent
 from portal import tasks
-from portal.models import ZohoGrant
+from portal.models import StaffRevocation, StaffRevocationItem, ZohoGrant
 from portal.upkeep.report import upkeep_report
 from tests.fake_smtp import WAIT, FakeSMTP
+from tests.staff_permissions import client_for, give
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +123,61 @@ def test_worker_killed_while_mailing_loses_no_mail(settings):
     assert ProcrastinateJob.objects.get(pk=job_id).status == "succeeded"
     [message] = smtp.messages
     assert (message["To"], message["Subject"]) == ("alice@example.com", "Hello")
+
+
+def revocation_job(batch):
+    jobs = ProcrastinateJob.objects.filter(task_name="portal.revoke_for_staff")
+    return jobs.get(args__revocation_id=str(batch.pk))
+
+
+def start_batch(connected, make_user):
+    revoker = make_user("revoker@example.com", is_staff=True)
+    give(revoker, "view_all_grants", "revoke_any_grant")
+    data = {"grant": str(connected.pk), "reason": "offboarding", "confirm": "1"}
+    response = client_for(revoker).post("/staff/grants/revoke/", data)
+    assert response.status_code == 303
+    return StaffRevocation.objects.get()
+
+
+def test_worker_process_runs_a_staff_revocation_to_its_end(sandbox, connected, settings, make_user):
+    batch = start_batch(connected, make_user)
+    finish(start_worker(settings, "one"))
+    batch.refresh_from_db()
+    connected.refresh_from_db()
+    assert batch.finished_at is not None and connected.status == "revoked"
+    assert len(sandbox.requests(endpoint="revoke")) == 1
+    assert revocation_job(batch).status == "succeeded"
+
+
+def test_worker_killed_mid_revocation_is_finished_by_the_retry_without_double_steps(
+    sandbox, connected, settings, make_user
+):
+    sandbox.add_fault("latency", endpoint="revoke", seconds=3.0, count=1)
+    batch = start_batch(connected, make_user)
+    job = revocation_job(batch)
+    worker = start_worker(settings, "doomed")
+    deadline = time.monotonic() + 30
+    while ProcrastinateJob.objects.get(pk=job.pk).status != "doing":
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.1)
+    time.sleep(1.0)  # the revocation now waits on Zoho
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.communicate(timeout=30)
+    assert ZohoGrant.objects.get(pk=connected.pk).status == "revoking"
+    assert StaffRevocation.objects.get(pk=batch.pk).finished_at is None
+    time.sleep(1.5)  # no heartbeat from the dead worker for longer than the threshold
+    waiting = ProcrastinateJob.objects.filter(task_name="portal.retry_stalled_jobs", status="todo")
+    if not waiting.exists():
+        tasks.retry_stalled_jobs.defer(timestamp=0)
+    finish(start_worker(settings, "rescuer"))
+    assert ProcrastinateJob.objects.get(pk=job.pk).status == "succeeded"
+    batch.refresh_from_db()
+    connected.refresh_from_db()
+    assert batch.finished_at is not None and connected.status == "revoked"
+    actions = list(
+        AuditEvent.objects.filter(grant_id=connected.pk)
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions.count("grant.revoke_requested") == 1 and actions.count("grant.revoked") == 1
+    assert StaffRevocationItem.objects.get().outcome == "revoked"

@@ -1,9 +1,10 @@
-"""Staff revoking any grants, with a reason.
+"""Staff revoking any grants, with a reason: the targets, one revocation, the outcome words.
 
-Each grant goes through :func:`portal.grants.revocation.revoke_grant`, exactly as its owner's own
-revocation does (Revoking, then Revoked once Zoho confirms), with the staff member as actor.
-Every audit event of that revocation carries the reason and the owner, and the REVOKING mark
-commits with its audit row or not at all. Owners are told by email, once each.
+``portal.staff.bulk_revocation`` runs a batch of them as jobs. Each grant goes through
+:func:`portal.grants.revocation.revoke_grant`, exactly as its owner's own revocation does
+(Revoking, then Revoked once Zoho confirms), with the staff member as actor. Every audit
+event of that revocation carries the reason and the owner, and the REVOKING mark commits
+with its audit row or not at all.
 """
 
 import logging
@@ -16,7 +17,6 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.audit import AuditContext
-from portal.grants import owner_alerts
 from portal.grants.revocation import RevokeOutcome, revoke_grant
 from portal.grants.status import grant_row
 from portal.models import ZohoGrant
@@ -41,6 +41,9 @@ OUTCOME_LABELS = {
     StaffRevokeOutcome.ALREADY_REVOKED: "Already revoked; nothing done",
     StaffRevokeOutcome.FAILED: "Not revoked: the change could not be recorded; nothing changed",
 }
+# A grant of a batch whose job has not recorded an outcome yet (portal.staff.bulk_revocation).
+WAITING = "Waiting for the worker"
+IN_PROGRESS = "In progress"
 
 
 class UnknownGrants(LookupError):
@@ -61,13 +64,6 @@ class TargetGrant:
     owner_id: int
     status_label: str
     is_revoked: bool
-
-
-@dataclass(frozen=True)
-class StaffRevokeResult:
-    grant: TargetGrant
-    outcome: StaffRevokeOutcome
-    label: str
 
 
 def grants_to_revoke(grant_ids: Sequence[UUID]) -> list[TargetGrant]:
@@ -102,25 +98,13 @@ def grants_to_revoke(grant_ids: Sequence[UUID]) -> list[TargetGrant]:
     return targets
 
 
-def revoke_grants_as_staff(
-    *, grant_ids: Sequence[UUID], reason: str, context: AuditContext
-) -> list[StaffRevokeResult]:
-    """Revoke each grant for ``context.actor`` with ``reason``; email the owners; report each."""
-    targets = grants_to_revoke(grant_ids)
-    results, told = [], []
-    for target in targets:
-        outcome = _revoke_one(target, reason, context)
-        results.append(StaffRevokeResult(target, outcome, OUTCOME_LABELS[outcome]))
-        if outcome in (StaffRevokeOutcome.REVOKED, StaffRevokeOutcome.PENDING):
-            told.append(target.id)
-    if told:
-        owner_alerts.tell_owners_revoked_by_staff(grant_ids=told, reason=reason)
-    return results
+def revoke_as_staff(
+    *, target: TargetGrant, reason: str, context: AuditContext
+) -> StaffRevokeOutcome:
+    """Revoke one grant for ``context.actor`` with ``reason`` (Revoked, or Revoking: pending).
 
-
-def _revoke_one(target: TargetGrant, reason: str, context: AuditContext) -> StaffRevokeOutcome:
-    if target.is_revoked:
-        return StaffRevokeOutcome.ALREADY_REVOKED
+    Safe to repeat: a grant left Revoking is finished, one already Revoked reads as Revoked.
+    """
     detail = {
         "reason": reason,
         "by_staff": True,

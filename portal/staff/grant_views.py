@@ -2,8 +2,9 @@
 
 from uuid import UUID
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.audit import AuditContext
@@ -13,12 +14,11 @@ from portal.staff.access import (
     VIEW_AUDIT_LOG,
     staff_permission_required,
 )
-from portal.staff.actions import (
-    MAX_BATCH,
-    StaffRevokeOutcome,
-    UnknownGrants,
-    grants_to_revoke,
-    revoke_grants_as_staff,
+from portal.staff.actions import MAX_BATCH, UnknownGrants, grants_to_revoke
+from portal.staff.bulk_revocation import (
+    recent_revocations,
+    revocation_progress,
+    start_staff_revocation,
 )
 from portal.staff.forms import GrantSearchForm, RevokeGrantsForm
 from portal.staff.grant_search import HISTORY_SEEK, grant_history_page, grant_page, staff_grant
@@ -31,13 +31,15 @@ def grants(request: HttpRequest) -> HttpResponse:
     form = GrantSearchForm(request.GET)
     page = grant_page(form.query()) if form.is_valid() else None
     current = (form.cleaned_data.get("sort") if page is not None else None) or "-created"
+    can_revoke = request.user.has_perm(REVOKE_ANY_GRANT)
     context = {
         "sort_urls": _sort_urls(request, current),
         "form": form,
         "page": page,
         **page_links(request, page.next_cursor if page is not None else None),
-        "can_revoke": request.user.has_perm(REVOKE_ANY_GRANT),
+        "can_revoke": can_revoke,
         "max_batch": MAX_BATCH,
+        "recent_revocations": recent_revocations() if can_revoke else [],
     }
     return render(request, "portal/staff/grants.html", context, status=200 if page else 400)
 
@@ -76,11 +78,11 @@ def grant_detail(request: HttpRequest, grant_id: UUID) -> HttpResponse:
 @staff_permission_required(REVOKE_ANY_GRANT)
 @require_POST
 def grants_revoke(request: HttpRequest) -> HttpResponse:
-    """First post: confirm the selection and ask for a reason. Confirmed post: revoke."""
+    """First post: confirm the selection and ask for a reason. Confirmed post: start the jobs."""
     form = RevokeGrantsForm(request.POST)
     form.is_valid()
     ids = form.cleaned_data.get("grant")
-    context = {"form": form, "targets": [], "results": None, "missing": []}
+    context = {"form": form, "targets": [], "missing": []}
     if not ids:
         return render(request, "portal/staff/grants_revoke.html", context, status=400)
     try:
@@ -91,11 +93,20 @@ def grants_revoke(request: HttpRequest) -> HttpResponse:
     if not form.is_valid() or not form.cleaned_data["confirm"]:
         status = 400 if form.errors else 200
         return render(request, "portal/staff/grants_revoke.html", context, status=status)
-    results = revoke_grants_as_staff(
+    batch_id = start_staff_revocation(
         grant_ids=ids,
         reason=form.cleaned_data["reason"],
         context=AuditContext.from_request(request),
     )
-    context["results"] = results
-    context["any_failed"] = any(r.outcome == StaffRevokeOutcome.FAILED for r in results)
-    return render(request, "portal/staff/grants_revoke.html", context)
+    url = reverse("staff:revocation", kwargs={"revocation_id": batch_id})
+    return HttpResponseRedirect(url, status=303)
+
+
+@staff_permission_required(REVOKE_ANY_GRANT)
+@require_GET
+def revocation(request: HttpRequest, revocation_id: UUID) -> HttpResponse:
+    """A batch revocation's progress; the page reloads itself until every grant is done."""
+    progress = revocation_progress(revocation_id)
+    if progress is None:
+        raise Http404("No such revocation.")
+    return render(request, "portal/staff/revocation.html", {"progress": progress})
