@@ -13,7 +13,8 @@ from accounts.sessions import end_sessions_of
 
 
 class DeactivationRefused(Exception):
-    """The action would lock the acting staff member out (``str()`` says why)."""
+    """The action is refused: it would lock the acting staff member out, or the user is being
+    deleted (``str()`` says why)."""
 
 
 def deactivate_user(*, user_id: int, reason: str, context: AuditContext) -> bool:
@@ -39,9 +40,23 @@ def deactivate_user(*, user_id: int, reason: str, context: AuditContext) -> bool
 
 
 def reactivate_user(*, user_id: int, reason: str, context: AuditContext) -> bool:
-    """Let a deactivated user sign in again (their grants hand out tokens again)."""
+    """Let a deactivated user sign in again (their grants hand out tokens again).
+
+    Refused (:class:`DeactivationRefused`) while the user's deletion is pending
+    (``deletion_requested_at``, see ``portal.grants.user_deletion``), rather than cancelling
+    it: the deletion was confirmed on a page saying their grants are revoked at Zoho, those
+    revocations are already under way and cannot be undone, so reactivating could not restore
+    service as it promises, and quietly turning a confirmed deletion (often the person's own
+    request to be erased) into a half-deleted live account is the surprise staff least expect.
+    The worker deletes the account once Zoho confirms; the person can then sign up again.
+    """
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
+        if user.deletion_requested_at is not None:
+            raise DeactivationRefused(
+                f"{user.email} is being deleted: their grants are being revoked at Zoho and the "
+                "account is deleted once Zoho confirms, so it cannot be reactivated."
+            )
         if user.is_active:
             return False
         user.is_active = True

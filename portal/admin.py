@@ -16,7 +16,14 @@ from accounts.audit import AuditContext
 from accounts.models import User
 from portal.api.keys import revoke_service_key
 from portal.grants.user_deletion import DeletionOutcome, DeletionRefused, delete_user
-from portal.models import PendingAuthorization, ServiceKey, TokenIssuance, ZohoGrant
+from portal.models import (
+    MANAGE_SERVICE_KEYS,
+    REVOKE_ANY_GRANT,
+    PendingAuthorization,
+    ServiceKey,
+    TokenIssuance,
+    ZohoGrant,
+)
 
 SECRET_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 
@@ -60,7 +67,7 @@ class PortalUserAdmin(UserAdmin):
         perms_needed -= {str(PendingAuthorization._meta.verbose_name)}
         grants = ZohoGrant.objects.filter(user__in=list(objs))
         live = grants.exclude(status=ZohoGrant.Status.REVOKED).count()
-        if live and not request.user.has_perm("portal.revoke_any_grant"):
+        if live and not request.user.has_perm(REVOKE_ANY_GRANT):
             perms_needed.add(str(ZohoGrant._meta.verbose_name))
         if total := grants.count():
             deleted.append(f"{label}s: {total} ({live} revoked at Zoho first)")
@@ -148,7 +155,7 @@ class ServiceKeyAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer(*KEY_HIDDEN)
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("portal.manage_service_keys")
+        return request.user.has_perm(MANAGE_SERVICE_KEYS)
 
     @admin.action(description="Revoke the selected keys", permissions=["manage"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ServiceKey]) -> None:

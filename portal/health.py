@@ -1,9 +1,13 @@
 """Liveness of what the portal depends on, answered within about a second."""
 
+import logging
 from typing import Any
 
 import psycopg
 from django.db import InterfaceError, OperationalError, connections
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger("portal.health")
 
 DATABASE_TIMEOUT_SECONDS = 1
 # What an answer during a database outage tells the client to wait before trying again.
@@ -35,3 +39,20 @@ def is_database_outage(error: BaseException | None) -> bool:
     pool with no connection to give: all retryable, so callers answer 503, not 500.
     """
     return isinstance(error, OperationalError | InterfaceError | psycopg.OperationalError)
+
+
+def answered_outage(request: HttpRequest, response: HttpResponse, error: BaseException) -> None:
+    """Log a request answered 503 for a database outage as one warning line, no traceback.
+
+    During an outage every request fails the same way: the operator needs a steady signal,
+    not thousands of identical tracebacks burying everything else. Django would log the
+    response as an error with the traceback; ``django.utils.log.log_response`` skips a
+    response already marked as logged, so a real 500 still gets its traceback.
+    """
+    logger.warning(
+        "database unavailable (%s): %s %s answered 503",
+        type(error).__name__,
+        request.method,
+        request.path,
+    )
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own marker

@@ -10,6 +10,19 @@ from django.db import models
 from django.db.models import F, Func, Q
 from django.utils import timezone
 
+# The staff permissions on these models by their full names, written only here: the Meta
+# classes below declare them; the staff pages (``portal.staff.access``), the admin and the
+# staff alerts (``portal.grants.client_health``) check them.
+VIEW_ALL_GRANTS = "portal.view_all_grants"
+REVOKE_ANY_GRANT = "portal.revoke_any_grant"
+MANAGE_SERVICE_KEYS = "portal.manage_service_keys"
+
+
+def _codename(permission: str) -> str:
+    """What a Meta declares for a full permission name (``view_all_grants``)."""
+    return permission.partition(".")[2]
+
+
 # Sort key for "last refreshed": never-refreshed grants count as refreshed at the epoch, so
 # the keyset row comparison never meets a NULL (an index holds this very expression).
 REFRESHED_SORT_KEY = Func(
@@ -82,8 +95,8 @@ class ZohoGrant(models.Model):
 
     class Meta:
         permissions = [
-            ("view_all_grants", "Can see every grant in the staff pages"),
-            ("revoke_any_grant", "Can revoke any grant from the staff pages"),
+            (_codename(VIEW_ALL_GRANTS), "Can see every grant in the staff pages"),
+            (_codename(REVOKE_ANY_GRANT), "Can revoke any grant from the staff pages"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -227,7 +240,7 @@ class ServiceKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        permissions = [("manage_service_keys", "Can create, list and revoke service keys")]
+        permissions = [(_codename(MANAGE_SERVICE_KEYS), "Can create, list and revoke service keys")]
 
     def __str__(self) -> str:
         return f"{self.name} (dck_{self.prefix}_…)"

@@ -321,7 +321,7 @@ def test_stolen_code_injected_into_another_session_is_refused(portal, sandbox, b
     [
         ("status", {"status": 503}, "did not answer properly"),
         ("error_200", {"error": "invalid_code"}, "did not accept"),
-        ("error_200", {"error": "invalid_client"}, "settings are not right"),
+        ("error_200", {"error": "invalid_client"}, "not something you did"),
         ("malformed_json", {}, "did not answer properly"),
         ("html_200", {}, "did not answer properly"),
         ("hang", {"seconds": 4}, "did not answer properly"),

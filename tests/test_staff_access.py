@@ -1,11 +1,16 @@
 """The staff area's front door: who gets in, who gets a 404 or a 403."""
 
+import ast
 import re
 import uuid
+from collections import defaultdict
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, get_resolver
+
+from tests import import_graph
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +108,21 @@ def test_grant_staff_permissions_command(staff, alice):
         call_command("grant_staff_permissions", "nobody@example.com", "--all")
     with pytest.raises(CommandError):
         call_command("grant_staff_permissions", "staff@example.com")
+
+
+def test_each_staff_permission_is_written_out_in_one_module():
+    """A permission's full name (``portal.view_all_grants``) is spelled in one module and
+    imported elsewhere, so renaming or splitting one cannot leave a page or an alert (the
+    client-rejected mail) asking for a permission nobody holds."""
+    declared = {
+        f"{model._meta.app_label}.{codename}"
+        for model in apps.get_models()
+        for codename, _ in model._meta.permissions
+    }
+    writers: dict[str, set[str]] = defaultdict(set)
+    for module, path in import_graph.modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in declared:
+                writers[node.value].add(module)
+    assert {"portal.view_all_grants", "accounts.manage_users"} <= set(writers)
+    assert {name: sorted(mods) for name, mods in writers.items() if len(mods) > 1} == {}

@@ -114,8 +114,12 @@ def grant_list(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """An error no view handled, as a problem document: 503 with Retry-After in an outage."""
-    if health.is_database_outage(sys.exc_info()[1]):
+    """An error no view handled, as a problem document: 503 with Retry-After in an outage
+    (logged as one warning line)."""
+    error = sys.exc_info()[1]
+    if error is not None and health.is_database_outage(error):
         retry = health.DATABASE_RETRY_AFTER_SECONDS
-        return problems.problem("service_unavailable", 503, retry_after=retry)
+        response = problems.problem("service_unavailable", 503, retry_after=retry)
+        health.answered_outage(request, response, error)
+        return response
     return problems.problem("server_error", 500)

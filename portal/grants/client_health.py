@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts import outbox
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
-from portal.models import DataCentreHealth, ZohoGrant
+from portal.models import VIEW_ALL_GRANTS, DataCentreHealth, ZohoGrant
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ PORTAL_MISCONFIGURED = "portal_misconfigured"
 FIRST_PROBE = timedelta(minutes=1)
 MAX_PROBE = timedelta(hours=1)
 # Staff who see the fleet are told (the staff overview's permission).
-ALERTED_PERMISSION = "portal.view_all_grants"
+ALERTED_PERMISSION = VIEW_ALL_GRANTS
 
 
 @dataclass(frozen=True)

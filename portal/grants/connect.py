@@ -18,7 +18,7 @@ from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent, User
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
-from portal.grants import early_warning, lifecycle, oauth_state, orphans
+from portal.grants import client_health, early_warning, lifecycle, oauth_state, orphans
 from portal.grants.wording import connect_failure
 from portal.models import ZohoGrant
 
@@ -106,12 +106,14 @@ def finish_connect(
         raise _failed(context, "untrusted_server", check=error.code) from None
     try:
         tokens = zoho.exchange_code(dc=dc, code=params.code, code_verifier=pending.code_verifier)
+        with transaction.atomic():  # Zoho took the portal's client: any rejection is over
+            client_health.note_working(data_centre=dc.code)
         if not tokens.refresh_token:
             raise _failed(context, "no_refresh_token", dc=dc.code)
         who = zoho.user_info(dc=dc, access_token=tokens.access_token)
         orgs = zoho.organizations(dc=dc, access_token=tokens.access_token)
     except zoho.ZohoError as error:
-        raise _failed(context, _reason_for(error), dc=dc.code, zoho_error=error.code) from None
+        raise _exchange_failed(context, dc, error) from None
     return _store(context=context, user=user, dc=dc, tokens=tokens, who=who, orgs=orgs)
 
 
@@ -124,6 +126,17 @@ def _pinned_location(pending: oauth_state.Pending) -> str:
     """
     start = zoho.start_data_centre(pending.region)
     return start.code if pending.region == start.code else ""
+
+
+def _exchange_failed(
+    context: AuditContext, dc: zoho.DataCentre, error: zoho.ZohoError
+) -> ConnectFailed:
+    """Audit the failure; Zoho refusing the portal's own client also pauses that data centre
+    and tells staff, as a refresh meeting it does (``client_health``)."""
+    with transaction.atomic():
+        if isinstance(error, zoho.ZohoMisconfigured):
+            client_health.note_rejected(data_centre=dc.code, error=error.code)
+        return _failed(context, _reason_for(error), dc=dc.code, zoho_error=error.code)
 
 
 def _reason_for(error: zoho.ZohoError) -> str:

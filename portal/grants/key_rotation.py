@@ -2,19 +2,22 @@
 
 Each row is rewritten in its own transaction under a row lock, after re-reading it, so a
 refresh or revoke running at the same time never sees a half-rotated row, and a run that
-is stopped part-way can simply be started again.
+is stopped part-way can simply be started again. Grants and the refresh tokens held for
+revocation (``OrphanedToken``) are both rotated: a held token left under a retired key could
+never be revoked at Zoho.
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 
 from portal import crypto
-from portal.models import ZohoGrant
+from portal.models import OrphanedToken, ZohoGrant
 
 TOKEN_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
+ORPHAN_FIELDS = ("token_encrypted",)
 
 
 class RotationOutcome(StrEnum):
@@ -41,29 +44,40 @@ class RotationReport:
 
 def rotate_grant_tokens() -> RotationReport:
     """Rewrite every grant's ciphertext with the newest key; count what could not be read."""
-    report = RotationReport()
     has_token = Q(refresh_token_encrypted__isnull=False) | Q(access_token_encrypted__isnull=False)
-    ids = ZohoGrant.objects.filter(has_token).values_list("pk", flat=True).iterator()
-    for grant_id in ids:
+    return _rotate_rows(ZohoGrant.objects.filter(has_token), TOKEN_FIELDS)
+
+
+def rotate_orphaned_tokens() -> RotationReport:
+    """Rewrite every held token (waiting for revocation at Zoho) with the newest key."""
+    return _rotate_rows(OrphanedToken.objects.all(), ORPHAN_FIELDS)
+
+
+def _rotate_rows(rows: models.QuerySet, fields: tuple[str, ...]) -> RotationReport:
+    """One row at a time: lock it, re-read it, rewrite its stale ciphertexts, commit."""
+    report = RotationReport()
+    for pk in rows.values_list("pk", flat=True).iterator():
         with transaction.atomic():
-            grant = ZohoGrant.objects.select_for_update().only("pk", *TOKEN_FIELDS).get(pk=grant_id)
-            outcome = _rotate_row(grant)
+            row = rows.model.objects.select_for_update().only("pk", *fields).filter(pk=pk).first()
+            if row is None:  # a held token revoked meanwhile: nothing left to rotate
+                continue
+            outcome = _rotate_row(row, fields)
         report.add(outcome)
     return report
 
 
-def _rotate_row(grant: ZohoGrant) -> RotationOutcome:
+def _rotate_row(row: models.Model, fields: tuple[str, ...]) -> RotationOutcome:
     changed = []
-    for field in TOKEN_FIELDS:
-        blob = getattr(grant, field)
+    for field in fields:
+        blob = getattr(row, field)
         if blob is None or not crypto.needs_rotation(blob):
             continue
         try:
-            setattr(grant, field, crypto.rotate(blob))
+            setattr(row, field, crypto.rotate(blob))
         except crypto.TokenDecryptError:
             return RotationOutcome.UNREADABLE
         changed.append(field)
     if not changed:
         return RotationOutcome.CURRENT
-    grant.save(update_fields=changed)
+    row.save(update_fields=changed)
     return RotationOutcome.ROTATED

@@ -5,6 +5,8 @@ and only one is kept. Each such token still lives at Zoho and counts toward its 
 per user, so it is written to an :class:`OrphanedToken` row in the same transaction that
 decides not to keep it, revoked right after the commit, and, when Zoho cannot be reached,
 revoked later by the worker (``portal.revoke_orphaned_tokens``), whose job carries no token.
+While Zoho rejects the portal's own client in a token's data centre (``client_health``), the
+token is not sent there at all: it stays held until refreshes there work again.
 """
 
 import logging
@@ -20,6 +22,7 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent, User
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
+from portal.grants import client_health
 from portal.models import OrphanedToken, ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -55,13 +58,14 @@ def keep_for_revocation(
 def revoke_orphan(*, orphan_id: UUID, actor: User | None = None) -> bool:
     """Revoke one held token at Zoho and forget it; False while Zoho cannot confirm.
 
-    A row another worker is on is skipped (it counts as not done here).
+    A row another worker is on is skipped (it counts as not done here), and so is a token of
+    a data centre rejecting the portal's client: asking again there only hammers Zoho.
     """
     with transaction.atomic():
         orphan = (
             OrphanedToken.objects.select_for_update(skip_locked=True).filter(pk=orphan_id).first()
         )
-        if orphan is None:
+        if orphan is None or client_health.rejection_for(data_centre=orphan.data_centre):
             return False
         grant = _grant_of(orphan)
         detail = {"reason": orphan.reason}
@@ -79,6 +83,8 @@ def revoke_orphan(*, orphan_id: UUID, actor: User | None = None) -> bool:
             )
             return True
         except zoho.ZohoError as error:
+            if isinstance(error, zoho.ZohoMisconfigured):  # the portal's client, not the token
+                client_health.note_rejected(data_centre=orphan.data_centre, error=error.code)
             orphan.attempts += 1
             orphan.last_error = error.code
             orphan.save(update_fields=["attempts", "last_error"])

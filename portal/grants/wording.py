@@ -76,7 +76,10 @@ CONNECT_FAILURES = {
     "rejected": "Zoho did not accept the sign-in. Please start connecting again.",
     "unavailable": "Zoho did not answer properly, so nothing was connected. Please try again "
     "in a moment.",
-    "misconfigured": "The portal's Zoho settings are not right; an administrator has been told.",
+    # Zoho refused the portal's own client (its id, secret or redirect URI): our mistake.
+    "misconfigured": "Desk Connect's own settings for Zoho are not right in your data centre, "
+    "so nothing was connected. This is not something you did: our staff have been told and "
+    "are fixing it. Please try again later.",
     "no_refresh_token": "Zoho did not grant offline access, so the connection could not be kept. "
     "Please try again and allow access.",
 }

@@ -18,12 +18,14 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
 from accounts.models import User
+from portal import models
 
 logger = logging.getLogger("portal.staff")
 
-VIEW_ALL_GRANTS = "portal.view_all_grants"
-REVOKE_ANY_GRANT = "portal.revoke_any_grant"
-MANAGE_SERVICE_KEYS = "portal.manage_service_keys"
+# The permissions each staff view asks for, named where their models declare them.
+VIEW_ALL_GRANTS = models.VIEW_ALL_GRANTS
+REVOKE_ANY_GRANT = models.REVOKE_ANY_GRANT
+MANAGE_SERVICE_KEYS = models.MANAGE_SERVICE_KEYS
 VIEW_AUDIT_LOG = "accounts.view_audit_log"
 MANAGE_USERS = "accounts.manage_users"
 

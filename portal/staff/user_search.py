@@ -25,6 +25,7 @@ class UserRow:
     email: str
     name: str
     is_active: bool
+    is_being_deleted: bool  # deactivated until Zoho confirms their revocations (no reactivating)
     is_staff: bool
     date_joined: datetime
     last_login: datetime | None
@@ -48,6 +49,7 @@ def user_page(*, q: str, cursor: list[Any] | None, viewer_id: int | None = None)
         "first_name",
         "last_name",
         "is_active",
+        "deletion_requested_at",
         "is_staff",
         "date_joined",
         "last_login",
@@ -68,6 +70,7 @@ def user_page(*, q: str, cursor: list[Any] | None, viewer_id: int | None = None)
             email=user.email,
             name=user.get_full_name(),
             is_active=user.is_active,
+            is_being_deleted=user.deletion_requested_at is not None,
             is_staff=user.is_staff,
             date_joined=user.date_joined,
             last_login=user.last_login,

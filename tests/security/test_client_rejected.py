@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from portal.api.keys import create_service_key
-from portal.grants import tokens
+from portal.grants import orphans, tokens
 from portal.grants.client_health import Rejection, rejection_for
 from portal.grants.revocation import revoke_grant
-from portal.models import DataCentreHealth, ZohoGrant
+from portal.models import DataCentreHealth, OrphanedToken, ZohoGrant
 from portal.upkeep import sweeps
 from tests.mail_parts import delivered
 from tests.staff_permissions import give
@@ -26,6 +26,7 @@ from tests.staff_permissions import give
 pytestmark = pytest.mark.django_db(transaction=True)
 
 US = "10000001"  # the sandbox's us user (sandbox/seed.py)
+EU = "20000001"  # the eu user, whose grant ``connected`` is
 Action = AuditEvent.Action
 
 
@@ -237,3 +238,68 @@ def test_staff_pages_show_a_banner_per_rejected_data_centre(client, expired, san
         html = client.get(url).content.decode()
         assert 'data-client-rejected="eu"' in html, url
         assert "invalid_client" in html and "Next probe" in html
+
+
+def revokes(sandbox, dc="eu"):
+    return [r for r in sandbox.requests(dc=dc) if r["endpoint"] == "revoke"]
+
+
+def test_held_tokens_wait_while_the_client_is_rejected_and_go_once_it_is_back(
+    portal, expired, sandbox, ops
+):
+    sandbox.add_fault("status", endpoint="revoke", status=503)
+    assert portal.connect(EU).status_code == 303  # reconnect: the replaced token is held
+    ZohoGrant.objects.filter(pk=expired.pk).update(access_token_expires_at=timezone.now())
+    sandbox.clear_faults()
+    sandbox.add_fault("error_200", dc="eu", endpoint="revoke", error="invalid_client")
+    asked = len(revokes(sandbox))
+
+    first = orphans.revoke_orphaned_tokens()
+    assert (first.revoked, first.pending) == (0, 1)
+    assert episode().error == "invalid_client"  # the data centre is paused, staff told
+    for _ in range(3):
+        assert orphans.revoke_orphaned_tokens().pending == 1  # kept, Zoho not asked
+    assert len(revokes(sandbox)) == asked + 1
+    assert OrphanedToken.objects.get().attempts == 2
+
+    sandbox.clear_faults()  # the operator fixed the client; the next refresh probe sees it
+    with time_machine.travel(probe_time()):
+        assert tokens.get_access_token(grant_id=expired.pk).refreshed
+        assert orphans.revoke_orphaned_tokens().revoked == 1
+    assert not OrphanedToken.objects.exists()
+    assert [g["active"] for g in sandbox.grants(zuid=EU)].count(True) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    ["invalid_client", "invalid_client_secret", "invalid_redirect_uri", "unauthorized_client"],
+)
+def test_connect_meeting_a_rejected_client_pauses_the_data_centre_and_blames_the_portal(
+    portal, alice, sandbox, ops, error
+):
+    mail.outbox.clear()
+    sandbox.add_fault("error_200", dc="eu", endpoint="token", error=error)
+
+    assert portal.connect(EU)["Location"] == "/connections/failed/"
+
+    page = portal.client.get("/connections/failed/").content.decode()
+    assert "not something you did" in page and "our staff have been told" in page
+    assert not ZohoGrant.objects.filter(user=alice).exists()
+    assert episode().error == error  # refreshes in eu wait for the probe, as after a refresh
+    assert [m.to for m in mail.outbox] == [["ops@example.com"]]  # staff, not Alice
+    events = AuditEvent.objects.filter(action=Action.CLIENT_REJECTED)
+    assert [(e.detail["data_centre"], e.detail["error"]) for e in events] == [("eu", error)]
+    failed = AuditEvent.objects.get(action=Action.CONNECT_FAILED)
+    assert failed.detail["reason"] == "misconfigured" and failed.detail["zoho_error"] == error
+
+
+def test_a_connect_that_works_ends_the_rejection_episode(portal, alice, sandbox, ops):
+    sandbox.add_fault("error_200", dc="eu", endpoint="token", error="invalid_client", count=1)
+    assert portal.connect(EU)["Location"] == "/connections/failed/"
+    assert episode().error == "invalid_client"
+
+    assert portal.connect(EU).status_code == 303  # fixed: Zoho takes the client for a code
+
+    assert rejection_for(data_centre="eu") is None
+    assert AuditEvent.objects.get(action=Action.CLIENT_RECOVERED).detail["data_centre"] == "eu"
+    assert ZohoGrant.objects.get(user=alice).status == ZohoGrant.Status.ACTIVE

@@ -10,11 +10,12 @@ import time
 from functools import partial
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 
 from accounts.models import AuditEvent
-from portal import tasks
+from portal import crypto, tasks
 from portal.models import OrphanedToken, ZohoGrant
 from tests.portal_browser import PortalBrowser
 from tests.racing import race
@@ -140,3 +141,31 @@ def test_reconnect_while_zoho_is_down_leaves_the_replaced_token_to_the_worker(
     tasks.revoke_orphaned_tokens(timestamp=0)
     assert not OrphanedToken.objects.exists()
     assert len(live_tokens(sandbox)) == 1
+
+
+def test_a_held_token_outlives_key_rotation_and_is_still_revoked_at_zoho(
+    portal, sandbox, alice, settings, capsys
+):
+    portal.connect(EU)
+    sandbox.add_fault("status", endpoint="revoke", status=503)
+    assert portal.connect(EU).status_code == 303  # the replaced token is held, under key v1
+    held = OrphanedToken.objects.get()
+    before = bytes(held.token_encrypted)
+    old_keys = list(settings.TOKEN_ENCRYPTION_KEYS)
+    new_key = crypto.generate_key()
+    settings.TOKEN_ENCRYPTION_KEYS = [new_key, *old_keys]
+
+    call_command("rotate_token_keys")
+
+    out = capsys.readouterr().out
+    assert "grants: rotated: 1" in out and "held for revocation: rotated: 1" in out
+    held.refresh_from_db()
+    assert bytes(held.token_encrypted) != before
+    settings.TOKEN_ENCRYPTION_KEYS = [new_key]  # v1 retired
+    sandbox.clear_faults()
+    tasks.revoke_orphaned_tokens(timestamp=0)
+
+    assert not OrphanedToken.objects.exists()
+    assert len(live_tokens(sandbox)) == 1  # the held token is dead at Zoho
+    last = AuditEvent.objects.filter(action__startswith="grant.superseded").order_by("seq").last()
+    assert last is not None and last.action == "grant.superseded_token_revoked"

@@ -5,14 +5,19 @@ listens, so every query fails as it does when the server is down; then it is poi
 """
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.contrib.auth.decorators import login_not_required
 from django.db import connections
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
+from django.urls import path
 
 from accounts.models import User
+from portal import urls as portal_urls
 from portal.api.keys import create_service_key
 from portal.health import DATABASE_RETRY_AFTER_SECONDS
 from tests.conftest import GrantMaker
@@ -87,3 +92,51 @@ def test_db_06_healthz_says_unavailable() -> None:
         response = Client(raise_request_exception=False).get("/healthz")
     assert response.status_code == 503
     assert json.loads(response.content) == {"status": "unavailable", "database": "unavailable"}
+
+
+@login_not_required
+def _boom(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("a real bug")
+
+
+urlpatterns = [path("boom/", _boom), *portal_urls.urlpatterns]
+handler500 = portal_urls.handler500  # the portal's own, as in production
+
+
+@pytest.mark.urls("tests.security.test_database_outage")
+def test_db_06_an_outage_logs_one_warning_line_per_request_and_a_bug_its_traceback(
+    alice: User, make_grant: GrantMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    grant = make_grant()
+    _, raw = create_service_key(name="outage")
+    browser = Client(raise_request_exception=False)
+    browser.force_login(alice)
+    caplog.set_level(logging.WARNING)
+    with database_unreachable():
+        answers = [browser.get("/connections/").status_code for _ in range(3)]
+        answers.append(
+            browser.post(
+                f"/api/v1/grants/{grant.pk}/access-token",
+                data="{}",
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {raw}",
+            ).status_code
+        )
+    assert answers == [503] * 4
+    outage = [(r.levelname, r.exc_info, r.getMessage()) for r in caplog.records]
+    assert outage == [
+        ("WARNING", None, "database unavailable (OperationalError): GET /connections/ answered 503")
+    ] * 3 + [
+        (
+            "WARNING",
+            None,
+            f"database unavailable (OperationalError): POST /api/v1/grants/{grant.pk}"
+            "/access-token answered 503",
+        )
+    ]
+    assert "Traceback" not in caplog.text
+
+    caplog.clear()
+    assert browser.get("/boom/").status_code == 500  # a real bug keeps its traceback
+    (bug,) = caplog.records
+    assert bug.levelname == "ERROR" and bug.exc_info and bug.exc_info[0] is RuntimeError

@@ -16,6 +16,7 @@ from portal.grants import user_deletion
 from portal.models import ZohoGrant
 from portal.upkeep import sweeps
 from tests.cast import EU
+from tests.staff_permissions import client_for, give
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,3 +147,32 @@ def test_admin_delete_still_requires_the_csrf_token(sandbox, connected, alice, s
     assert answer.status_code == 403
     assert User.objects.get(pk=alice.pk).is_active
     assert revoke_statuses(sandbox) == []
+
+
+def test_a_user_pending_deletion_cannot_be_reactivated_from_the_staff_pages(
+    sandbox, connected, alice, admin_client, make_user
+):
+    manager = make_user("manager@example.com", is_staff=True)
+    give(manager, "manage_users")
+    sandbox.add_fault("status", endpoint="revoke", status=503)
+    admin_client.post(f"/admin/accounts/user/{alice.pk}/delete/", {"post": "yes"})
+    staff_page = client_for(manager)
+
+    listing = staff_page.get("/staff/users/?q=alice").content.decode()
+    assert "being deleted" in listing and f"/staff/users/{alice.pk}/reactivate/" not in listing
+    answer = staff_page.post(
+        f"/staff/users/{alice.pk}/reactivate/",
+        {"reason": "asked to come back", "confirm": "1"},
+        follow=True,
+    )
+
+    page = answer.content.decode()
+    assert "is being deleted" in page and "cannot be reactivated" in page
+    alice.refresh_from_db()
+    assert not alice.is_active and alice.deletion_requested_at is not None
+    assert not AuditEvent.objects.filter(action="user.reactivated").exists()
+    sandbox.clear_faults()  # the deletion goes on as confirmed
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        assert sweeps.finish_pending_revocations()["revoked"] == 1
+        assert user_deletion.finish_pending_deletions() == 1
+    assert not User.objects.filter(pk=alice.pk).exists()

@@ -4,22 +4,30 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.grants.key_rotation import rotate_grant_tokens
+from portal.grants.key_rotation import RotationReport, rotate_grant_tokens, rotate_orphaned_tokens
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt stored tokens with the first key of TOKEN_ENCRYPTION_KEYS. Safe to stop "
-        "and run again. Retire an old key only after a run reports no unreadable rows."
+        "Re-encrypt stored tokens (grants, and refresh tokens held for revocation at Zoho) with "
+        "the first key of TOKEN_ENCRYPTION_KEYS. Safe to stop and run again. Retire an old key "
+        "only after a run reports no unreadable rows."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = rotate_grant_tokens()
-        self.stdout.write(
-            f"rotated: {report.rotated}  already current: {report.current}  "
-            f"unreadable: {report.unreadable}"
-        )
-        if report.unreadable:
+        grants = rotate_grant_tokens()
+        held = rotate_orphaned_tokens()
+        self.stdout.write(f"grants: {_counts(grants)}")
+        self.stdout.write(f"held for revocation: {_counts(held)}")
+        if grants.unreadable or held.unreadable:
             raise CommandError(
-                f"{report.unreadable} grant(s) could not be decrypted with any configured key."
+                f"{grants.unreadable} grant(s) and {held.unreadable} held token(s) could not be "
+                "decrypted with any configured key."
             )
+
+
+def _counts(report: RotationReport) -> str:
+    return (
+        f"rotated: {report.rotated}  already current: {report.current}  "
+        f"unreadable: {report.unreadable}"
+    )
