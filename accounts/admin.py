@@ -1,9 +1,17 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Model
+from django.forms import ModelForm
 from django.http import HttpRequest
 
+from accounts.access_changes import Access, record_access_change, record_user_created
+from accounts.audit import AuditContext
+from accounts.deactivation import DeactivationRefused, deactivate_user, reactivate_user
 from accounts.models import AuditEvent, RateCounter, User
+
+ADMIN_REASON = "changed in the Django admin"
 
 
 @admin.register(User)
@@ -21,6 +29,37 @@ class UserAdmin(DjangoUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        """Save, audited: a new account is recorded; switching an account off or on goes
+        through the deactivation services (sessions ended, reason recorded)."""
+        context = AuditContext.from_request(request)
+        if not change:
+            super().save_model(request, obj, form, change)
+            record_user_created(user=obj, context=context)
+            return
+        active_changed = "is_active" in form.changed_data
+        wanted_active = obj.is_active
+        if active_changed:
+            obj.is_active = bool(form.initial.get("is_active"))
+        super().save_model(request, obj, form, change)
+        if active_changed:
+            act = reactivate_user if wanted_active else deactivate_user
+            try:
+                act(user_id=obj.pk, reason=ADMIN_REASON, context=context)
+            except DeactivationRefused as refused:
+                self.message_user(request, str(refused), messages.ERROR)
+            obj.refresh_from_db(fields=["is_active"])
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Save groups and permissions, then audit every change of access (flags included)."""
+        super().save_related(request, form, formsets, change)
+        if change:
+            record_access_change(
+                user=form.instance,
+                before=Access.from_initial(form.initial),
+                context=AuditContext.from_request(request),
+            )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

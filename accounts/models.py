@@ -125,6 +125,8 @@ class AuditEvent(models.Model):
         USER_LOGIN_FAILED = "user.login_failed"
         USER_DELETION_REQUESTED = "user.deletion_requested"
         USER_DELETED = "user.deleted"
+        USER_CREATED = "user.created"
+        USER_ACCESS_CHANGED = "user.access_changed"
         AUDIT_EXPORTED = "audit.exported"
         CLIENT_REJECTED = "portal.client_rejected"
         CLIENT_RECOVERED = "portal.client_recovered"
