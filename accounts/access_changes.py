@@ -57,10 +57,37 @@ class Access:
             is_staff=is_staff,
             is_superuser=is_superuser,
             groups=frozenset(group.name for group in groups),
-            permissions=frozenset(
-                f"{perm.content_type.app_label}.{perm.codename}" for perm in permissions
-            ),
+            permissions=permission_names(permissions),
         )
+
+
+def permission_names(permissions: Iterable[Permission]) -> frozenset[str]:
+    return frozenset(f"{perm.content_type.app_label}.{perm.codename}" for perm in permissions)
+
+
+def record_group_change(
+    *, group: Group, before: frozenset[str], context: AuditContext, deleted: bool = False
+) -> AuditEvent | None:
+    """Audit a change of a group's permissions (each member's access changes with it), or
+    the group's deletion; call in the change's transaction, before a deletion."""
+    after = frozenset() if deleted else permission_names(_permissions_of(group))
+    if before == after and not deleted:
+        return None
+    return record_event(
+        action=AuditEvent.Action.GROUP_PERMISSIONS_CHANGED,
+        context=context,
+        detail={
+            "group": group.name,
+            "members": group.user_set.count(),
+            "added": sorted(after - before),
+            "removed": sorted(before - after),
+            "deleted": deleted,
+        },
+    )
+
+
+def _permissions_of(group: Group) -> Iterable[Permission]:
+    return group.permissions.select_related("content_type")
 
 
 def record_user_created(*, user: User, context: AuditContext) -> AuditEvent:

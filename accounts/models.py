@@ -127,6 +127,7 @@ class AuditEvent(models.Model):
         USER_DELETED = "user.deleted"
         USER_CREATED = "user.created"
         USER_ACCESS_CHANGED = "user.access_changed"
+        GROUP_PERMISSIONS_CHANGED = "group.permissions_changed"
         AUDIT_EXPORTED = "audit.exported"
         CLIENT_REJECTED = "portal.client_rejected"
         CLIENT_RECOVERED = "portal.client_recovered"

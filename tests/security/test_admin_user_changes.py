@@ -151,3 +151,33 @@ def test_AC_03_creating_a_staff_account_in_the_admin_is_audited_without_its_pass
     rows = json.dumps(list(AuditEvent.objects.values("detail", "actor_repr", "user_agent")))
     assert "pbkdf2" not in rows and "argon2" not in rows
     assert_no_leak([NEW_PASSWORD, created.password], rows)
+
+
+def test_AC_03_a_groups_permissions_changed_or_deleted_in_the_admin_are_audited(admin, bob):
+    support = Group.objects.create(name="Support")
+    bob.groups.add(support)
+    revoke = Permission.objects.get(codename="revoke_any_grant", content_type__app_label="portal")
+    browser = client_for(admin)
+    url = f"/admin/auth/group/{support.pk}/"
+    assert (
+        browser.post(f"{url}change/", {"name": "Support", "permissions": [revoke.pk]}).status_code
+        == 302
+    )
+    assert browser.post(f"{url}delete/", {"post": "yes"}).status_code == 302
+
+    changed, deleted = events("group.permissions_changed")
+    assert changed.actor_id == admin.pk
+    assert changed.detail == {
+        "group": "Support",
+        "members": 1,
+        "added": ["portal.revoke_any_grant"],
+        "removed": [],
+        "deleted": False,
+    }
+    assert deleted.detail == {
+        "group": "Support",
+        "members": 1,
+        "added": [],
+        "removed": ["portal.revoke_any_grant"],
+        "deleted": True,
+    }
