@@ -113,3 +113,15 @@ def test_dp_05_403_is_the_branded_page(client: Client, make_user) -> None:
     page = response.content.decode()
     assert "Desk Connect" in page and "You are not allowed to do that" in page
     assert "Traceback" not in page
+
+
+def test_dp_05_a_failed_csrf_check_is_the_branded_403(alice: User) -> None:
+    """Django's own CSRF page (unbranded, it explains cookies and settings) is replaced."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    response = browser.post("/accounts/logout/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Desk Connect" in page and "That form could not be accepted" in page
+    for leak in ("CSRF verification failed", "CSRF_", "settings.py", "Referer"):
+        assert leak not in page
