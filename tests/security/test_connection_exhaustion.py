@@ -9,13 +9,14 @@ in bench/, not here.
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from accounts.models import User
@@ -115,3 +116,37 @@ def test_DB_09_no_connection_left_gives_clean_503s_then_service_resumes(
         assert after.status_code == 200
         assert json.loads(after.content)["access_token"] == make_grant.access_token
         assert browser.get("/connections/").status_code == 200
+
+
+def test_DB_09_callers_beyond_the_connection_limit_get_503s_never_500s(
+    limited_role, make_grant: GrantMaker
+) -> None:
+    """Three times as many callers as connections, all at once, each on its own connection
+    (as gunicorn threads would be): exactly as many as fit are served, the rest get 503."""
+    grant = make_grant()
+    _, raw = create_service_key(name="crowd")
+    callers = LIMIT * 3
+    start, done = threading.Barrier(callers), threading.Barrier(callers)
+    statuses: list[int] = []
+
+    def call() -> None:
+        try:
+            start.wait(timeout=30)
+            response = Client(raise_request_exception=False).post(
+                f"/api/v1/grants/{grant.pk}/access-token",
+                data="{}",
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {raw}",
+            )
+            statuses.append(response.status_code)
+            done.wait(timeout=30)  # every caller keeps its connection until all have asked
+        finally:
+            connections.close_all()
+
+    with portal_connects_as(ROLE):
+        threads = [threading.Thread(target=call) for _ in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sorted(statuses) == [200] * LIMIT + [503] * (callers - LIMIT)
