@@ -10,8 +10,10 @@ upstream failure that may pass), never condemned.
 """
 
 import logging
+import re
 import ssl
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -139,7 +141,16 @@ def test_OA_06_code_exchange_over_a_bad_certificate_connects_nothing(
 
 def test_OA_06_certificates_are_always_verified():
     """No setting turns verification off: the one TLS context every Zoho client uses checks
-    the chain and the host name."""
+    the chain and the host name, and no code of the portal's switches either off."""
     context = zoho_http._tls_context()
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
+    switch_off = re.compile(r"verify\s*=\s*False|CERT_NONE|check_hostname\s*=\s*False")
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for room in ("portal", "accounts")
+        for path in (root / room).rglob("*.py")
+        if switch_off.search(path.read_text())
+    ]
+    assert offenders == []
