@@ -1,9 +1,25 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Model
+from django.contrib.auth.models import Group
+from django.db.models import Model, QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
+from accounts.access_changes import (
+    Access,
+    permission_names,
+    record_access_change,
+    record_group_change,
+    record_user_created,
+)
+from accounts.audit import AuditContext
+from accounts.deactivation import DeactivationRefused, deactivate_user, reactivate_user
 from accounts.models import AuditEvent, RateCounter, User
+
+ADMIN_REASON = "changed in the Django admin"
 
 
 @admin.register(User)
@@ -21,6 +37,65 @@ class UserAdmin(DjangoUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        """Save, audited: a new account is recorded; switching an account off or on goes
+        through the deactivation services (sessions ended, reason recorded)."""
+        context = AuditContext.from_request(request)
+        if not change:
+            super().save_model(request, obj, form, change)
+            record_user_created(user=obj, context=context)
+            return
+        active_changed = "is_active" in form.changed_data
+        wanted_active = obj.is_active
+        if active_changed:
+            obj.is_active = bool(form.initial.get("is_active"))
+        super().save_model(request, obj, form, change)
+        if active_changed:
+            act = reactivate_user if wanted_active else deactivate_user
+            try:
+                act(user_id=obj.pk, reason=ADMIN_REASON, context=context)
+            except DeactivationRefused as refused:
+                self.message_user(request, str(refused), messages.ERROR)
+            obj.refresh_from_db(fields=["is_active"])
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Save groups and permissions, then audit every change of access (flags included)."""
+        super().save_related(request, form, formsets, change)
+        if change:
+            record_access_change(
+                user=form.instance,
+                before=Access.from_initial(form.initial),
+                context=AuditContext.from_request(request),
+            )
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Groups, whose permission changes (every member's access) are audited."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        before = permission_names(form.initial.get("permissions") or ()) if change else frozenset()
+        context = AuditContext.from_request(request)
+        record_group_change(group=form.instance, before=before, context=context)
+
+    def delete_model(self, request: HttpRequest, obj: Group) -> None:
+        self._record_deleted(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Group]) -> None:
+        self._record_deleted(request, list(queryset))
+        super().delete_queryset(request, queryset)
+
+    def _record_deleted(self, request: HttpRequest, groups: list[Group]) -> None:
+        context = AuditContext.from_request(request)
+        for group in groups:
+            before = permission_names(group.permissions.select_related("content_type"))
+            record_group_change(group=group, before=before, context=context, deleted=True)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -202,7 +202,7 @@ def upstream(endpoint: str, dc: str) -> Iterator[None]:
         _log(endpoint, dc, started, code)
         raise ZohoUnavailable(code, retry_after=_retry_after(error.response)) from None
     except httpx2.TransportError as error:
-        code = "tls_error" if "SSL" in type(error.__context__).__name__ else "connection_failed"
+        code = "tls_error" if _is_tls_failure(error) else "connection_failed"
         _log(endpoint, dc, started, code)
         raise ZohoUnavailable(code) from None
     except (ValueError, KeyError, TypeError, RecursionError):
@@ -210,6 +210,21 @@ def upstream(endpoint: str, dc: str) -> Iterator[None]:
         raise ZohoUnavailable("malformed_response") from None
     else:
         _log(endpoint, dc, started, "ok")
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    """Whether the TLS handshake failed (a certificate not verified, a protocol error).
+
+    The ``ssl`` error sits a few links down the chain (httpx2's error, then httpcore2's).
+    """
+    link: BaseException | None = error
+    for _ in range(8):
+        if link is None:
+            return False
+        if isinstance(link, ssl.SSLError):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
 
 
 def _log(endpoint: str, dc: str, started: float, outcome: str) -> None:

@@ -101,4 +101,27 @@ def test_dp_05_400_from_a_bad_host_is_generic(client: Client) -> None:
     response = client.get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     page = response.content.decode()
+    assert "Desk Connect" in page and "The request could not be understood" in page
     assert "evil.example" not in page and "ALLOWED_HOSTS" not in page
+
+
+def test_dp_05_403_is_the_branded_page(client: Client, make_user) -> None:
+    """Staff without the audit permission are refused with the portal's own 403 page."""
+    client.force_login(make_user("helpdesk@example.com", is_staff=True))
+    response = client.get("/staff/audit/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Desk Connect" in page and "You are not allowed to do that" in page
+    assert "Traceback" not in page
+
+
+def test_dp_05_a_failed_csrf_check_is_the_branded_403(alice: User) -> None:
+    """Django's own CSRF page (unbranded, it explains cookies and settings) is replaced."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    response = browser.post("/accounts/logout/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Desk Connect" in page and "That form could not be accepted" in page
+    for leak in ("CSRF verification failed", "CSRF_", "settings.py", "Referer"):
+        assert leak not in page

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from portal.api.keys import create_service_key
+from portal.crypto import decrypt_token
 from portal.models import ZohoGrant
 from tests.cast import EU
 
@@ -145,3 +146,23 @@ def test_up_07_a_rotated_refresh_token_of_the_wrong_shape_is_refused(
 ):
     sandbox.add_fault("token_field", endpoint="refresh", field="refresh_token", value=value)
     refresh_fails_cleanly(client, expired, service_key, sandbox, code="malformed_response")
+
+
+def test_up_07_a_rotated_refresh_token_is_stored_and_the_old_one_is_gone(
+    client, expired, service_key, sandbox
+):
+    """Zoho rotating the refresh token: the new one replaces the old in the same commit as
+    the access token, and the next refresh works with it (the old one is dead at Zoho)."""
+    old = decrypt_token(expired.refresh_token_encrypted, context=str(expired.pk))
+    sandbox.add_fault("rotate_refresh_token", count=1)
+    assert post_token(client, expired, service_key).status_code == 200
+    expired.refresh_from_db()
+    new = decrypt_token(expired.refresh_token_encrypted, context=str(expired.pk))
+    assert new != old
+    assert AuditEvent.objects.get(action="grant.refreshed", grant_id=expired.pk).detail == {
+        "recovered": False,
+        "rotated": True,
+    }
+    ZohoGrant.objects.filter(pk=expired.pk).update(access_token_expires_at=timezone.now())
+    assert post_token(client, expired, service_key).status_code == 200  # the old one is dead
+    assert [r["endpoint"] for r in sandbox.requests()].count("refresh") == 2
