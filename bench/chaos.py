@@ -15,9 +15,11 @@ import signal
 import sys
 import threading
 import time
+from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bench import chaos_kills, chaos_report, report, servers
 from bench.chaos_load import LoadSummary, drive, duplicate_refreshes, summarize
@@ -65,9 +67,11 @@ class Outage:
     recovered_at: float
     grants_due: int  # grants whose access token fell due during the load
     grants_refreshed: int
-    duplicates: int
+    duplicates: int  # beyond one refresh per grant, the in-flight grant aside
     failed_refreshes: int
     still_due: int  # grants left with a token not refreshed after the run
+    repeated: list[list[float]]  # per grant refreshed more than once: when (s into the load)
+    in_flight: list[float]  # when the grant whose refresh spans the stop was refreshed
 
 
 def main() -> int:
@@ -98,6 +102,9 @@ def main() -> int:
         machine = report.describe_machine(load_average)
         machine["PostgreSQL"] += "; the portal's on a server of its own (.var/chaos-pgdata)"
         machine.pop("wrk", None)
+        machine["load average at end (1/5/15 min)"] = " / ".join(
+            f"{x:.2f}" for x in os.getloadavg()
+        )
     publish(
         "chaos",
         chaos_report.render(
@@ -129,7 +136,9 @@ def _outage_run(
     try:
         urls = [f"{portal.base_url}/api/v1/grants/{gid}/access-token" for gid in grant_ids]
         after_record = _last_refresh_record(base)
-        _stagger_expiries(grant_ids, options.seconds)
+        in_flight = _stagger_expiries(grant_ids, options)
+        zuid = _zuid(in_flight)
+        base.control.add_fault("latency", endpoint="refresh", zuid=zuid, seconds=2, count=1)
         connections.close_all()  # nothing of this process's on the database it stops
         answers: list = []
         load = threading.Thread(
@@ -146,7 +155,7 @@ def _outage_run(
             f"{options.connections} connections for {options.seconds} s; PostgreSQL stopped "
             f"at {options.outage_at} s for {options.outage} s"
         )
-        began = time.perf_counter()
+        began, began_wall = time.perf_counter(), time.time()
         load.start()
         time.sleep(options.outage_at)
         stopped_at = time.perf_counter() - began
@@ -160,8 +169,9 @@ def _outage_run(
         portal.stop()
     refreshes = base.control.requests(endpoint="refresh", after=after_record)
     refreshed, duplicates = duplicate_refreshes(
-        str(r["zuid"]) for r in refreshes if r["status"] == 200
+        str(r["zuid"]) for r in refreshes if r["status"] == 200 and str(r["zuid"]) != zuid
     )
+    times = _times(refreshes, began_wall)
     return Outage(
         options=options,
         load=summarize(answers, recovered_at=recovered_at),
@@ -172,7 +182,25 @@ def _outage_run(
         duplicates=duplicates,
         failed_refreshes=sum(1 for r in refreshes if r["status"] != 200),
         still_due=_still_due(grant_ids),
+        repeated=[when for z, when in times.items() if len(when) > 1 and z != zuid],
+        in_flight=times.get(zuid, []),
     )
+
+
+def _times(refreshes: list[dict[str, Any]], began_wall: float) -> dict[str, list[float]]:
+    """Per Zoho user (one per grant), when each successful refresh was recorded."""
+    times: defaultdict[str, list[float]] = defaultdict(list)
+    for record in refreshes:
+        if record["status"] == 200:
+            at = datetime.fromisoformat(record["at"]).timestamp() - began_wall
+            times[str(record["zuid"])].append(round(at, 1))
+    return {zuid: sorted(when) for zuid, when in times.items()}
+
+
+def _zuid(grant_id: str) -> str:
+    from portal.models import ZohoGrant
+
+    return str(ZohoGrant.objects.get(pk=grant_id).zoho_user_id)
 
 
 def _last_refresh_record(base: servers.Stack) -> int:
@@ -180,21 +208,27 @@ def _last_refresh_record(base: servers.Stack) -> int:
     return int(newest[-1]["id"]) if newest else 0
 
 
-def _stagger_expiries(grant_ids: list[str], seconds: int) -> None:
+def _stagger_expiries(grant_ids: list[str], options: Options) -> str:
     """Each grant's access token falls due (enters the refresh margin) at its own moment of
-    the run, from 2 s in to 3 s before the end; none was refreshed in the last minute."""
+    the run, from 2 s in to 3 s before the end; none was refreshed in the last minute. The
+    grant due nearest the stop falls due 1 s before it instead: its refresh, held 2 s by the
+    sandbox, is in flight when PostgreSQL stops. Returns that grant."""
     from django.utils import timezone
 
     from portal.grants.tokens import REFRESH_MARGIN
     from portal.models import ZohoGrant
 
     now = timezone.now()
-    step = (seconds - 5) / max(1, len(grant_ids) - 1)
-    for n, grant_id in enumerate(grant_ids):
+    step = (options.seconds - 5) / max(1, len(grant_ids) - 1)
+    due = {grant_id: 2 + n * step for n, grant_id in enumerate(grant_ids)}
+    in_flight = min(due, key=lambda grant_id: abs(due[grant_id] - options.outage_at))
+    due[in_flight] = options.outage_at - 1
+    for grant_id, seconds in due.items():
         ZohoGrant.objects.filter(pk=grant_id).update(
-            access_token_expires_at=now + REFRESH_MARGIN + timedelta(seconds=2 + n * step),
+            access_token_expires_at=now + REFRESH_MARGIN + timedelta(seconds=seconds),
             last_refreshed_at=now - timedelta(minutes=2),
         )
+    return in_flight
 
 
 def _still_due(grant_ids: list[str]) -> int:

@@ -183,15 +183,14 @@ def _recover(base: servers.Stack, label: str, task: Any) -> None:
 
     time.sleep(float(settings.UPKEEP_STALLED_AFTER_SECONDS) + 1)
     worker = start_worker(base.env, f"chaos-rescuer-{label}")
+    busy = ProcrastinateJob.objects.filter(status__in=["todo", "doing"])
     try:
-        for job in (tasks.retry_stalled_jobs, task):
+        for job in (tasks.retry_stalled_jobs, task):  # the stalled job first, then a new one
             try:
                 job.defer(timestamp=_now())
             except exceptions.AlreadyEnqueued:
                 pass  # one already waits: it does the same work
-            time.sleep(1)
-        busy = ProcrastinateJob.objects.filter(status__in=["todo", "doing"])
-        _wait_for(lambda: not busy.exists(), f"the jobs after the {label} kill", alive=worker)
+            _wait_for(lambda: not busy.exists(), f"the jobs after the {label} kill", alive=worker)
     finally:
         worker.stop()
 
