@@ -152,11 +152,24 @@ def _at(seconds: float | None) -> str:
 
 
 def _repeated_lines(outage: "Outage") -> list[str]:
-    """When each grant refreshed more than once was refreshed, next to the outage."""
+    """When each grant refreshed more than once was refreshed, next to the outage; and what
+    extra refreshes of the in-flight grant during the shutdown mean."""
+    lines = []
+    during = [t for t in outage.in_flight if outage.stopped_at <= t <= outage.recovered_at]
+    if during:
+        lines += [
+            f"The in-flight grant was refreshed {len(during)} more time(s) while PostgreSQL "
+            "was shutting down (fast mode signals every backend at once): as the lock "
+            "holder's backend died, a caller waiting on the grant's row lock got the lock and "
+            "the row before its own backend died, and called Zoho before its next statement "
+            "failed. Single-flight rests on the row lock, which a dying server hands on for "
+            "an instant; each such refresh was lost too (503 to its caller).",
+            "",
+        ]
     if not outage.repeated:
-        return []
+        return lines
     times = "; ".join(", ".join(f"{t:.1f} s" for t in when) for when in outage.repeated)
-    return [
+    return lines + [
         f"Grants refreshed more than once, refreshes recorded by the sandbox at: {times} "
         f"(PostgreSQL down from {outage.stopped_at:.1f} s to {outage.recovered_at:.1f} s).",
         "",
