@@ -6,7 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench clean lint format
+.PHONY: run test bench chaos clean lint format
 
 $(PY):
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 12) else "Python 3.12 or newer is needed (3.13 per .python-version); $(PYTHON) is %d.%d. Install 3.13 or run: make PYTHON=/path/to/python3.13" % v[:2])'
@@ -45,6 +45,13 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m bench.token_api
 	$(PY) -m bench.upkeep_sweep
 	$(PY) -m bench.staff_pages
+
+# Reliability (not part of `test`, about 3 minutes): the token API at 64 connections for 60 s
+# with the portal's PostgreSQL stopped for 10 s in the middle (a server of its own under
+# .var/chaos-pgdata), then workers and a web process SIGKILLed mid-call; writes its section of
+# bench/RESULTS.md.
+chaos: $(VENV)/.installed-dev
+	$(PY) -m bench.chaos
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

