@@ -1,9 +1,9 @@
 """``make chaos`` (2): processes SIGKILLed mid-call, then recovery and a consistency check.
 
 Each scenario is one function returning a :class:`KillRun`: a Procrastinate worker killed
-mid-refresh and mid-revocation, a gunicorn worker killed mid-callback, and (once the mail job
-exists) a worker killed mid-delivery. The call in flight is held open by sandbox latency on
-its endpoint; the sandbox finishes it after the kill, as Zoho would.
+mid-refresh and mid-revocation, a gunicorn worker killed mid-callback, and a worker killed
+mid-delivery of mail. A Zoho call in flight is held open by sandbox latency on its endpoint
+(the sandbox finishes it after the kill, as Zoho would); a mail by an SMTP server that hangs.
 """
 
 import os
@@ -21,7 +21,6 @@ from bench.workers import start_worker
 
 LATENCY = 6.0  # seconds the sandbox holds the call that is in flight at the kill
 KILL_AFTER = 2.0  # seconds after the job starts (its Zoho call is waiting by then)
-MAIL_TASK = "portal.send_email"
 Say = Callable[[str], None]
 
 
@@ -132,30 +131,54 @@ def mid_callback(base: servers.Stack, say: Say) -> KillRun:
 
 
 def mid_mail(base: servers.Stack, say: Say) -> KillRun:
-    """A worker killed mid-delivery of mail: needs the mail job (``portal.send_email``)."""
-    from procrastinate.contrib.django import app
+    """A worker killed while its mail job waits on a hung SMTP server (``accounts.outbox``)."""
+    from accounts import outbox
+    from portal.models import ZohoGrant
+    from tests.fake_smtp import FakeSMTP
 
-    if MAIL_TASK not in app.tasks:
-        say(f"kill: mid-delivery of mail NOT RUN ({MAIL_TASK} is not a task on this branch)")
-        return KillRun(
-            "worker SIGKILLed mid-delivery of mail",
-            f"not run: no `{MAIL_TASK}` job on this branch yet",
-            "—",
-            "—",
-            "—",
-            None,
+    say("kill: a worker mid-delivery of mail (the SMTP server hangs)")
+    rows = ZohoGrant.objects.count()
+    before = _consistent(base, rows)  # judged against this: earlier scenarios leave their marks
+    with FakeSMTP(hanging=True) as smtp:
+        env = {**base.env, "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}?timeout=120"}
+        job = _kill_during(
+            base,
+            "mail",
+            lambda: outbox.send_later(
+                kind="chaos", to=["owner@example.com"], subject="Chaos", text="Delivered."
+            ),
+            env=env,
+            at_zoho=False,
         )
-    raise NotImplementedError("write the mail scenario against the mail job")
+        smtp.release()  # the mail server answers again
+        _recover(base, "mail", None, env=env)
+        smtp.received.wait(60)
+        delivered = len(smtp.messages)
+    state = _consistent(base, rows)
+    story = (
+        f"killed while the mail job waited for the server's greeting; its job then "
+        f"{_status(job)}; {delivered} message(s) delivered (at least once is the promise)"
+    )
+    ok = delivered >= 1 and _status(job) == "succeeded" and state.text == before.text
+    return _run("worker SIGKILLed mid-delivery of mail", story, state, ok)
 
 
 # -- the steps every worker scenario shares ------------------------------------------------
 
 
-def _kill_during(base: servers.Stack, label: str, defer: Callable[[], int]) -> int:
-    """Start a worker, defer the job, SIGKILL the worker while the job's Zoho call waits."""
+def _kill_during(
+    base: servers.Stack,
+    label: str,
+    defer: Callable[[], int],
+    *,
+    env: dict[str, str] | None = None,
+    at_zoho: bool = True,
+) -> int:
+    """Start a worker, defer the job, SIGKILL the worker while the job's call waits (at the
+    sandbox, ``at_zoho``, or elsewhere)."""
     from procrastinate.contrib.django.models import ProcrastinateJob
 
-    worker = start_worker(base.env, f"chaos-worker-{label}")
+    worker = start_worker(env or base.env, f"chaos-worker-{label}")
     try:
         job_id = defer()
         _wait_for(
@@ -168,13 +191,16 @@ def _kill_during(base: servers.Stack, label: str, defer: Callable[[], int]) -> i
         worker.process.wait()
     finally:
         worker.stop()
-    time.sleep(LATENCY)  # the sandbox finishes the call it was holding, as Zoho would
+    if at_zoho:
+        time.sleep(LATENCY)  # the sandbox finishes the call it was holding, as Zoho would
     return job_id
 
 
-def _recover(base: servers.Stack, label: str, task: Any) -> None:
+def _recover(
+    base: servers.Stack, label: str, task: Any, *, env: dict[str, str] | None = None
+) -> None:
     """A new worker; once the dead one's heartbeat is stale, retry its stalled jobs and run
-    ``task`` once more; wait until no job is left to do."""
+    ``task`` (a periodic one, if any) once more; wait until no job is left to do."""
     from django.conf import settings
     from procrastinate import exceptions
     from procrastinate.contrib.django.models import ProcrastinateJob
@@ -182,10 +208,10 @@ def _recover(base: servers.Stack, label: str, task: Any) -> None:
     from portal import tasks
 
     time.sleep(float(settings.UPKEEP_STALLED_AFTER_SECONDS) + 1)
-    worker = start_worker(base.env, f"chaos-rescuer-{label}")
+    worker = start_worker(env or base.env, f"chaos-rescuer-{label}")
     busy = ProcrastinateJob.objects.filter(status__in=["todo", "doing"])
     try:
-        for job in (tasks.retry_stalled_jobs, task):  # the stalled job first, then a new one
+        for job in (tasks.retry_stalled_jobs, *([task] if task else [])):  # stalled job first
             try:
                 job.defer(timestamp=_now())
             except exceptions.AlreadyEnqueued:
