@@ -138,3 +138,37 @@ def connected(portal, alice):
 
     assert portal.connect(EU).status_code == 303
     return ZohoGrant.objects.get(user=alice)
+
+
+@pytest.fixture
+def expired(connected):
+    """Alice's real grant whose access token has expired: the next call must refresh."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.models import ZohoGrant
+
+    ZohoGrant.objects.filter(pk=connected.pk).update(
+        access_token_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    connected.refresh_from_db()
+    return connected
+
+
+@pytest.fixture
+def service_key(db: None) -> str:
+    """A raw service key for the token API (``Authorization: Bearer <key>``)."""
+    from portal.api.keys import create_service_key
+
+    return create_service_key(name="desk app")[1]
+
+
+@pytest.fixture
+def decoy():
+    """A local listener that must never be contacted (a second NO-EGRESS witness)."""
+    from tests.connecting import Decoy
+
+    listener = Decoy()
+    yield listener
+    listener.close()
