@@ -9,3 +9,6 @@ CN = "80000001"  # the sandbox's cn user
 # The tokens make_grant encrypts into every grant it builds (for leak checks).
 GRANT_REFRESH_TOKEN = "1000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 GRANT_ACCESS_TOKEN = "1000.cccccccccccccccccccccccccccccccc.dddddddddddddddddddddddddddddddd"
+
+# A token-shaped plain value for tests of the vault and the log filter.
+SAMPLE_TOKEN = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"

@@ -72,3 +72,22 @@ def grant_rows(**filters: Any) -> list[dict[str, Any]]:
 
     rows = ZohoGrant.objects.filter(**filters).order_by("pk").values()
     return [{k: bytes(v) if isinstance(v, memoryview) else v for k, v in r.items()} for r in rows]
+
+
+def refreshes(sandbox: SandboxControl, dc: str | None = None) -> list[dict[str, Any]]:
+    """Every refresh the sandbox received (of ``dc`` when given), oldest first."""
+    return [r for r in sandbox.requests(dc=dc) if r["endpoint"] == "refresh"]
+
+
+def expire(grant: "ZohoGrant") -> None:
+    """The grant's access token expired a minute ago, after an hour's life."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.models import ZohoGrant
+
+    ZohoGrant.objects.filter(pk=grant.pk).update(
+        access_token_expires_at=timezone.now() - timedelta(minutes=1),
+        last_refreshed_at=timezone.now() - timedelta(minutes=61),
+    )

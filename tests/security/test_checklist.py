@@ -17,7 +17,7 @@ TEST_NAME = re.compile(r"^test_([A-Za-z]{2})_(\d{2})(?:_|$)")
 README_ROW = re.compile(r"^\| ([A-Z]{2}-\d{2}) \| (.*?) \| (.*) \|$")
 
 
-def tests_by_case() -> dict[str, set[str]]:
+def cases_with_tests() -> dict[str, set[str]]:
     """``{"OA-01": {"test_oauth_flow.py::test_OA_01_...", ...}}`` from every security test file."""
     found: dict[str, set[str]] = defaultdict(set)
     for path in sorted(HERE.glob("test_*.py")):
@@ -49,13 +49,13 @@ def readme_cell(case: str, found: dict[str, set[str]]) -> str:
 
 
 def test_every_case_has_a_test_or_a_reason():
-    found = tests_by_case()
+    found = cases_with_tests()
     missing = sorted(case for case in CASES if case not in found and case not in DEFERRED)
     assert missing == [], f"cases with neither a test nor a reason: {missing}"
 
 
 def test_no_deferred_case_has_a_test():
-    found = tests_by_case()
+    found = cases_with_tests()
     stale = sorted(case for case in DEFERRED if case in found)
     assert stale == [], f"deferred but tested (drop the deferral): {stale}"
 
@@ -66,14 +66,16 @@ def test_every_deferral_names_a_known_case_and_a_reason():
 
 
 def test_no_test_names_an_unknown_case():
-    unknown = sorted(set(tests_by_case()) - set(CASES))
+    unknown = sorted(set(cases_with_tests()) - set(CASES))
     assert unknown == [], f"tests name ids the checklist does not have: {unknown}"
 
 
 def test_the_readme_lists_every_case_with_its_tests_or_reason():
-    found = tests_by_case()
+    found = cases_with_tests()
     expected = {case: (title, readme_cell(case, found)) for case, title in CASES.items()}
     rows = readme_rows()
     assert list(rows) == list(CASES), "README.md lists other ids, or in another order"
-    for case, row in expected.items():
-        assert rows[case] == row, f"README.md's row for {case} is out of date"
+    for case, (title, cell) in expected.items():
+        assert rows[case] == (title, cell), (
+            f"README.md's row should read: | {case} | {title} | {cell} |"
+        )

@@ -11,13 +11,15 @@ from urllib.parse import urlencode
 
 import pytest
 import time_machine
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent
 from portal.grants import oauth_state
+from portal.log_filters import PortalExceptionReporterFilter, RedactSecretsFilter
 from portal.models import ZohoGrant
-from tests.cast import CN, EU, US
+from tests.cast import CN, EU, SAMPLE_TOKEN, US
 from tests.connecting import grant_rows, query_of, secrets_of, token_calls
 from tests.leaks import assert_no_leak
 from tests.pins import REQUIREMENTS, pins, version_tuple
@@ -25,6 +27,8 @@ from tests.portal_browser import PortalBrowser
 from tests.racing import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
+LOGIN = reverse("accounts:login")
+CONNECTIONS = reverse("portal:connections")
 
 
 def test_OA_19_secrets_of_a_connection_appear_in_no_page_log_or_row(
@@ -302,3 +306,51 @@ def test_OA_26_authlib_is_pinned_at_or_above_the_state_fixes_and_keeps_no_state_
     portal_root = REQUIREMENTS.parent / "portal"
     zoho = "\n".join(path.read_text() for path in portal_root.rglob("*.py"))
     assert "authlib.integrations.django_client" not in zoho and "cache=" not in zoho
+
+
+def test_OA_19_log_filter_scrubs_formatted_records(caplog):
+    logger = logging.getLogger("test.leaks")
+    logger.addFilter(RedactSecretsFilter())
+    try:
+        with caplog.at_level(logging.INFO, logger="test.leaks"):
+            logger.info("token was %s", SAMPLE_TOKEN)
+    finally:
+        logger.filters.clear()
+    assert SAMPLE_TOKEN not in caplog.text
+    assert "[redacted]" in caplog.text
+
+
+def test_OA_19_error_reports_scrub_the_query_string():
+    request = RequestFactory().get("/connections/callback/?code=abc123&state=xyz789")
+    meta = PortalExceptionReporterFilter().get_safe_request_meta(request)
+    assert "abc123" not in meta["QUERY_STRING"] and "xyz789" not in meta["QUERY_STRING"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "///evil.example",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "http://testserver\\@evil.example",
+    ],
+)
+def test_OA_17_login_never_redirects_off_site(client, alice, password, target):
+    response = client.post(
+        f"{LOGIN}?next={target}", {"username": "alice@example.com", "password": password}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == CONNECTIONS
+
+
+@pytest.mark.django_db
+def test_OA_17_login_follows_a_local_next(client, alice, password):
+    response = client.post(
+        f"{LOGIN}?next=/accounts/password/change/",
+        {"username": "alice@example.com", "password": password},
+    )
+    assert response["Location"] == "/accounts/password/change/"

@@ -10,13 +10,10 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from portal.grants import tokens
-from tests.security.test_zoho_answers import post_token
+from tests.api_calls import post_token
+from tests.connecting import refreshes
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def refreshes(sandbox):
-    return [r for r in sandbox.requests() if r["endpoint"] == "refresh"]
 
 
 def test_a_two_second_token_is_handed_out_as_two_seconds_and_refreshed_once(

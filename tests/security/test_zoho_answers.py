@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from portal.models import ZohoGrant
+from tests.api_calls import post_token
 from tests.cast import EU
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,15 +25,6 @@ KEPT = (
     "api_domain",
     "last_refreshed_at",
 )
-
-
-def post_token(client, grant, raw_key):
-    return client.post(
-        f"/api/v1/grants/{grant.pk}/access-token",
-        data="{}",
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {raw_key}",
-    )
 
 
 def kept(grant):
