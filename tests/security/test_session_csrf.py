@@ -1,10 +1,12 @@
 """SC: sessions, CSRF, cookies and framing (security checklist, section B)."""
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -34,12 +36,16 @@ def test_SC_02_grant_actions_refuse_get(portal, connected, action):
 
 
 @pytest.mark.parametrize("action", ["test", "refresh", "reconnect", "revoke", "hide"])
-def test_SC_01_grant_actions_need_a_csrf_token(connected, alice, action):
+def test_SC_01_grant_actions_need_a_csrf_token(connected, alice, action, caplog):
+    """A post with the session cookie but no CSRF token: 403, the grant unchanged, and the
+    refusal logged."""
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
-    assert strict.post(f"/connections/{connected.pk}/{action}/").status_code == 403
+    with caplog.at_level(logging.WARNING, logger="django.security.csrf"):
+        assert strict.post(f"/connections/{connected.pk}/{action}/").status_code == 403
     connected.refresh_from_db()
     assert connected.status == "active"
+    assert [r for r in caplog.records if r.name == "django.security.csrf"]
 
 
 @pytest.mark.django_db
@@ -57,6 +63,19 @@ def test_SC_05_logout_by_post_ends_the_session(client, alice):
     response = client.post(LOGOUT)
     assert response.status_code == 302
     assert client.get(CONNECTIONS).status_code == 302
+
+
+@pytest.mark.django_db
+def test_SC_05_a_session_cookie_replayed_after_logout_reaches_the_login_page(client, alice):
+    """Logging out ends the session on the server: the old cookie, replayed from a copy, signs
+    nobody in."""
+    client.force_login(alice)
+    stolen = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.post(LOGOUT)
+    replay = Client()
+    replay.cookies[settings.SESSION_COOKIE_NAME] = stolen
+    response = replay.get(CONNECTIONS)
+    assert response.status_code == 302 and response["Location"].startswith(LOGIN)
 
 
 @pytest.mark.django_db
