@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 from importlib import metadata
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import time_machine
@@ -337,14 +337,35 @@ def test_OA_19_error_reports_scrub_the_query_string():
         "https:evil.example",
         "javascript:alert(1)",
         "http://testserver\\@evil.example",
+        "\\\\evil.example",
+        "data:text/html,<script>alert(1)</script>",
+        "%2F%2Fevil.example",
+        "/%09/evil.example",
     ],
 )
 def test_OA_17_login_never_redirects_off_site(client, alice, password, target):
+    """``next`` as written in the query string (percent-escapes decoded once, as a browser
+    sends them): anything but a same-origin path lands on the dashboard."""
     response = client.post(
         f"{LOGIN}?next={target}", {"username": "alice@example.com", "password": password}
     )
     assert response.status_code == 302
     assert response["Location"] == CONNECTIONS
+
+
+@pytest.mark.django_db
+def test_OA_17_a_crlf_laden_next_injects_no_header_and_stays_on_site(client, alice, password):
+    """CR/LF in ``next`` stay percent-encoded inside one same-origin path: no second header,
+    no foreign host."""
+    response = client.post(
+        f"{LOGIN}?next=/%0D%0ALocation:%20https://evil.example",
+        {"username": "alice@example.com", "password": password},
+    )
+    location = response["Location"]
+    assert response.status_code == 302
+    assert location.startswith("/") and not location.startswith("//")
+    assert "\r" not in location and "\n" not in location
+    assert urlsplit(location).netloc == ""
 
 
 @pytest.mark.django_db

@@ -8,9 +8,11 @@ from django.db import connection
 from django.test import override_settings
 from django.views.debug import ExceptionReporter
 
+from accounts.models import AuditEvent
 from portal import crypto
 from portal.grants import tokens
 from portal.log_filters import PortalExceptionReporterFilter
+from portal.models import ZohoGrant
 from tests.api_calls import auth
 from tests.cast import SAMPLE_TOKEN
 from tests.connecting import secrets_of
@@ -140,3 +142,18 @@ def test_TS_09_an_error_inside_the_refresh_shows_no_token_in_the_error_report(ex
     assert refresh_token not in reporter.get_traceback_text()
     issued_tokens = [r for r in sandbox.requests() if r["endpoint"] == "refresh"]
     assert len(issued_tokens) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_TS_03_a_tampered_refresh_token_needs_reconnect_and_reaches_no_one(expired, sandbox):
+    """One flipped bit in the stored refresh token: nothing is decrypted or sent to Zoho, the
+    caller gets the one refusal, the grant needs reconnect, and the failure is audited."""
+    blob = bytearray(expired.refresh_token_encrypted)
+    blob[len(blob) // 2] ^= 0x01
+    ZohoGrant.objects.filter(pk=expired.pk).update(refresh_token_encrypted=bytes(blob))
+    with pytest.raises(tokens.GrantError):
+        tokens.get_access_token(grant_id=expired.pk)
+    assert [r for r in sandbox.requests() if r["endpoint"] == "refresh"] == []
+    expired.refresh_from_db()
+    assert (expired.status, expired.last_error) == ("needs_reconnect", "token_unreadable")
+    assert AuditEvent.objects.filter(grant_id=expired.pk, action="grant.refresh_failed").exists()
