@@ -3,6 +3,8 @@
 NO-EGRESS is read from the sandbox's request record (and, for foreign hosts, a decoy listener).
 """
 
+import base64
+import hashlib
 import logging
 from datetime import timedelta
 from functools import partial
@@ -375,3 +377,18 @@ def test_OA_17_login_follows_a_local_next(client, alice, password):
         {"username": "alice@example.com", "password": password},
     )
     assert response["Location"] == "/accounts/password/change/"
+
+
+def test_OA_12_the_challenge_is_the_s256_of_a_verifier_kept_on_the_server(portal, alice):
+    """The authorize URL carries BASE64URL(SHA256(verifier)) and never the verifier, which is
+    43 to 128 characters and kept server-side with the state for this session."""
+    authorize = portal.start()
+    query = query_of(authorize)
+    pending = oauth_state.consume_pending(
+        user_id=alice.pk, session_key=portal.client.session.session_key, state=query["state"]
+    )
+    verifier = pending.code_verifier
+    assert 43 <= len(verifier) <= 128
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    assert query["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert verifier not in authorize
