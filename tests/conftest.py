@@ -141,3 +141,73 @@ def connected(portal, alice):
 
     assert portal.connect(EU).status_code == 303
     return ZohoGrant.objects.get(user=alice)
+
+
+@pytest.fixture
+def expired(connected):
+    """Alice's real grant whose access token has expired: the next call must refresh."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.models import ZohoGrant
+
+    ZohoGrant.objects.filter(pk=connected.pk).update(
+        access_token_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    connected.refresh_from_db()
+    return connected
+
+
+@pytest.fixture
+def service_key(db: None) -> str:
+    """A raw service key for the token API (``Authorization: Bearer <key>``)."""
+    from portal.api.keys import create_service_key
+
+    return create_service_key(name="desk app")[1]
+
+
+@pytest.fixture
+def decoy():
+    """A local listener that must never be contacted (a second NO-EGRESS witness)."""
+    from tests.connecting import Decoy
+
+    listener = Decoy()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def api(live_server, sandbox, portal, alice):
+    """Alice's connected grant, and an httpx2 client for the live token API with a service key."""
+    import httpx2
+
+    from portal.api.keys import create_service_key
+    from portal.models import ZohoGrant
+
+    portal.connect(EU)
+    grant = ZohoGrant.objects.get(user=alice)
+    _, raw_key = create_service_key(name="backend")
+    client = httpx2.Client(
+        base_url=f"{live_server.url}/api/v1",
+        headers={"Authorization": f"Bearer {raw_key}"},
+        timeout=20,
+    )
+    yield client, grant
+    client.close()
+
+
+@pytest.fixture
+def auditor(staff: User) -> User:
+    """The staff member, allowed to read the audit log."""
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_audit_log"))
+    return staff
+
+
+@pytest.fixture
+def auditor_client(client, auditor: User):
+    """The test client, signed in as the auditor."""
+    client.force_login(auditor)
+    return client

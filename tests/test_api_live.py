@@ -14,32 +14,10 @@ from schemathesis.core.result import Ok
 from portal.api.keys import create_service_key
 from portal.crypto import decrypt_token
 from portal.models import ZohoGrant
+from tests.connecting import expire
 from tests.leaks import assert_no_leak
 
 pytestmark = pytest.mark.django_db(transaction=True)
-EU = "20000001"
-
-
-@pytest.fixture
-def api(live_server, sandbox, portal, alice):
-    """A connected grant, a service key and an HTTP client for the live API."""
-    portal.connect(EU)
-    grant = ZohoGrant.objects.get(user=alice)
-    _, raw_key = create_service_key(name="backend")
-    client = httpx2.Client(
-        base_url=f"{live_server.url}/api/v1",
-        headers={"Authorization": f"Bearer {raw_key}"},
-        timeout=20,
-    )
-    yield client, grant
-    client.close()
-
-
-def expire(grant):
-    ZohoGrant.objects.filter(pk=grant.pk).update(
-        access_token_expires_at=timezone.now() - timedelta(minutes=1),
-        last_refreshed_at=timezone.now() - timedelta(minutes=61),
-    )
 
 
 def test_expired_grant_is_refreshed_through_the_api(api, sandbox):
@@ -73,51 +51,6 @@ def test_force_refresh_through_the_api(api, sandbox):
     again = client.post(f"/grants/{grant.pk}/access-token", json={"force_refresh": True})
     assert again.status_code == 429 and again.json()["code"] == "refresh_too_soon"
     assert [r["endpoint"] for r in sandbox.requests()].count("refresh") == 1
-
-
-def test_upstream_failure_is_503_with_retry_after(api, sandbox):
-    client, grant = api
-    expire(grant)
-    sandbox.add_fault("status", endpoint="refresh", status=503)
-    response = client.post(f"/grants/{grant.pk}/access-token")
-    assert response.status_code == 503
-    assert response.json()["code"] == "upstream_unavailable"
-    assert int(response.headers["Retry-After"]) >= 1
-
-
-def test_revoked_in_zoho_is_409_needs_reconnect(api, sandbox):
-    client, grant = api
-    expire(grant)
-    sandbox.revoke_user_grants(EU)
-    response = client.post(f"/grants/{grant.pk}/access-token")
-    assert response.status_code == 409 and response.json()["code"] == "needs_reconnect"
-
-
-def test_revoke_through_the_api_stops_hand_out(api, sandbox):
-    client, grant = api
-    response = client.post(f"/grants/{grant.pk}/revoke")
-    assert response.status_code == 200 and response.json()["grant_status"] == "revoked"
-    token = client.post(f"/grants/{grant.pk}/access-token")
-    assert token.status_code == 409 and token.json()["code"] == "revoked"
-    assert client.get(f"/grants/{grant.pk}").json()["status"] == "revoked"
-
-
-def test_revoke_through_the_api_while_zoho_is_down_is_202(api, sandbox):
-    client, grant = api
-    sandbox.add_fault("status", endpoint="revoke", status=503)
-    response = client.post(f"/grants/{grant.pk}/revoke")
-    assert response.status_code == 202 and response.json()["grant_status"] == "revoking"
-    assert client.post(f"/grants/{grant.pk}/access-token").json()["code"] == "revoking"
-
-
-def test_cross_site_browser_requests_get_no_cors_and_no_access(api, live_server, alice):
-    _, grant = api
-    response = httpx2.post(
-        f"{live_server.url}/api/v1/grants/{grant.pk}/access-token",
-        headers={"Origin": "https://evil.example"},
-    )
-    assert response.status_code == 401
-    assert "access-control-allow-origin" not in response.headers
 
 
 def test_api_matches_its_openapi_document(live_server, sandbox, make_grant, settings):

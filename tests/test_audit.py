@@ -2,11 +2,9 @@
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection, transaction
-from django.db.utils import DatabaseError
 from django.test import RequestFactory
 
-from accounts.audit import AuditContext, AuditDetailError, list_events, record_event
+from accounts.audit import AuditContext, list_events, record_event
 from accounts.deactivation import deactivate_user
 from accounts.models import AuditEvent
 from accounts.profile import set_alert_emails
@@ -19,31 +17,6 @@ def test_record_event_stores_actor_and_detail(alice):
     assert event.actor_id == alice.pk
     assert event.actor_repr == "alice@example.com"
     assert list(list_events(actor_id=alice.pk)) == [event]
-
-
-@pytest.mark.parametrize("key", ["refresh_token", "client_secret", "code", "state", "verifier"])
-def test_record_event_refuses_detail_that_may_hold_secrets(key):
-    with pytest.raises(AuditDetailError):
-        record_event(action=AuditEvent.Action.CONNECTED, detail={key: "x"})
-
-
-def test_audit_rows_cannot_be_updated_or_deleted_through_the_orm(alice):
-    event = record_event(action=AuditEvent.Action.CONNECTED, actor=alice)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        AuditEvent.objects.filter(pk=event.pk).update(outcome="failure")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        event.delete()
-
-
-def test_audit_rows_cannot_be_changed_with_raw_sql(alice):
-    event = record_event(action=AuditEvent.Action.CONNECTED, actor=alice)
-    for statement in (
-        "UPDATE accounts_auditevent SET action = 'x' WHERE id = %s",
-        "DELETE FROM accounts_auditevent WHERE id = %s",
-    ):
-        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(statement, [event.pk])
-    assert AuditEvent.objects.get(pk=event.pk).action == AuditEvent.Action.CONNECTED
 
 
 def test_deleting_a_user_keeps_their_audit_rows(alice):

@@ -38,12 +38,6 @@ def test_missing_or_oversized_state_is_refused(alice, state):
         oauth_state.consume_pending(user_id=alice.pk, session_key="session-a", state=state)
 
 
-def test_state_from_another_session_is_refused(alice):
-    state, _ = start(alice, session="attacker-session")
-    with pytest.raises(oauth_state.StateError, match="unknown"):
-        oauth_state.consume_pending(user_id=alice.pk, session_key="victim-session", state=state)
-
-
 def test_state_of_another_user_is_refused(alice, bob):
     state, _ = start(bob, session="same")
     with pytest.raises(oauth_state.StateError, match="unknown"):

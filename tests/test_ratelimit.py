@@ -1,4 +1,5 @@
-"""Rate limits counted in PostgreSQL: log-in, password reset, the OAuth callback, the API."""
+"""Rate limits counted in PostgreSQL: log-in, password reset, the API (the OAuth callback's is
+OA-25 in tests/security/test_oauth_flow.py)."""
 
 from datetime import timedelta
 
@@ -64,14 +65,6 @@ def test_admin_login_is_throttled_too(client):
     for _ in range(21):
         response = client.post("/admin/login/", {"username": "x@example.com", "password": "no"})
     assert response.status_code == 429
-
-
-def test_callback_flood_is_throttled(client, alice):
-    client.force_login(alice)
-    statuses = [
-        client.get(f"/connections/callback/?code=c{n}&state=s{n}").status_code for n in range(61)
-    ]
-    assert statuses[:60] == [303] * 60 and statuses[60] == 429
 
 
 def test_api_requests_without_a_valid_key_are_throttled(client):

@@ -14,18 +14,6 @@ Action = AuditEvent.Action
 URLS = ("/staff/audit/", "/staff/audit/export.csv", "/staff/audit/export.jsonl")
 
 
-@pytest.fixture
-def auditor(staff):
-    staff.user_permissions.add(Permission.objects.get(codename="view_audit_log"))
-    return staff
-
-
-@pytest.fixture
-def auditor_client(client, auditor):
-    client.force_login(auditor)
-    return client
-
-
 def seqs(response) -> list[int]:
     return [int(seq) for seq in re.findall(r"<tr>\s*<td>(\d+)</td>", response.content.decode())]
 
@@ -178,23 +166,6 @@ def test_the_query_count_does_not_grow_with_the_log(
     for query in queries:
         with django_assert_max_num_queries(9):
             assert auditor_client.get(f"/staff/audit/{query}").status_code == 200
-
-
-def test_names_and_reasons_are_shown_encoded_and_cut(auditor_client, make_user, make_grant):
-    sneaky = make_user("sneaky@example.com")
-    grant = make_grant(
-        user=sneaky, zoho_email="x\r\nFAKE LOG LINE\x1b[31m<script>alert(1)</script>"
-    )
-    long_reason = "\u202egnp.exe " + "A" * 10_000
-    record_event(
-        action=Action.REVOKE_REQUESTED, actor=sneaky, grant=grant, detail={"reason": long_reason}
-    )
-    page = auditor_client.get("/staff/audit/").content.decode()
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;" in page
-    assert "\x1b" not in page and "\r\nFAKE" not in page and "\u202e" not in page
-    assert "\\r\\nFAKE LOG LINE\\x1b[31m" in page and "\\u202egnp.exe" in page
-    assert "A" * 300 not in page and "A" * 150 + "…" in page
 
 
 def test_the_page_names_no_one_for_system_events(auditor_client):

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.http import StreamingHttpResponse
 
 from accounts.audit import record_event
@@ -16,13 +15,6 @@ from tests.leaks import assert_no_leak
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
-
-
-@pytest.fixture
-def auditor_client(client, staff):
-    staff.user_permissions.add(Permission.objects.get(codename="view_audit_log"))
-    client.force_login(staff)
-    return client
 
 
 def download(client, url: str) -> tuple[StreamingHttpResponse, str]:

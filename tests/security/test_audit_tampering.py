@@ -36,7 +36,7 @@ def verify(*args: str) -> str:
         "TRUNCATE accounts_auditevent, accounts_ratecounter CASCADE",
     ],
 )
-def test_the_audit_table_refuses_truncate(three_events, statement):
+def test_AC_06_the_audit_table_refuses_truncate(three_events, statement):
     with pytest.raises(DatabaseError, match="TRUNCATE refused"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
@@ -44,7 +44,7 @@ def test_the_audit_table_refuses_truncate(three_events, statement):
     assert verify().startswith("audit chain intact: 3 events checked")
 
 
-def test_an_anchor_beyond_the_end_of_the_chain_fails(three_events):
+def test_AC_06_an_anchor_beyond_the_end_of_the_chain_fails(three_events):
     last = AuditEvent.objects.get(seq=3)
     with transaction.atomic(), connection.cursor() as cursor:
         # What only a superuser can do: switch the triggers off and empty the table.
@@ -59,7 +59,7 @@ def test_an_anchor_beyond_the_end_of_the_chain_fails(three_events):
     assert "the log holds no events, before anchor seq 3" in message
 
 
-def test_an_anchor_past_a_shorter_chain_names_where_it_ends(three_events):
+def test_AC_06_an_anchor_past_a_shorter_chain_names_where_it_ends(three_events):
     first = AuditEvent.objects.get(seq=1)
     with pytest.raises(CommandError) as failure:
         verify("--anchor", f"7:{first.hash}")

@@ -24,7 +24,7 @@ def address(remote: str, forwarded: str | None = None) -> str:
     return client_address(RequestFactory().get("/", **meta))
 
 
-def test_sc_09_no_trusted_proxy_means_the_peer_is_the_client(settings):
+def test_SC_09_no_trusted_proxy_means_the_peer_is_the_client(settings):
     settings.TRUSTED_PROXIES = []
     assert address("192.0.2.5", "198.51.100.7") == "192.0.2.5"
     assert address(PROXY, "198.51.100.7") == PROXY
@@ -43,7 +43,7 @@ def test_sc_09_no_trusted_proxy_means_the_peer_is_the_client(settings):
         ("2001:db8::1", "2001:db8::1"),
     ],
 )
-def test_sc_09_behind_a_trusted_proxy_the_rightmost_untrusted_hop_is_the_client(
+def test_SC_09_behind_a_trusted_proxy_the_rightmost_untrusted_hop_is_the_client(
     settings, forwarded, client
 ):
     settings.TRUSTED_PROXIES = ["10.0.0.0/8", "fd00::/8"]
@@ -53,29 +53,29 @@ def test_sc_09_behind_a_trusted_proxy_the_rightmost_untrusted_hop_is_the_client(
 @pytest.mark.parametrize(
     "forwarded", ["", "   ", "not-an-address", "198.51.100.7:443", "[2001:db8::1]", "1.2.3.4,"]
 )
-def test_sc_09_a_malformed_header_falls_back_to_the_peer(settings, forwarded):
+def test_SC_09_a_malformed_header_falls_back_to_the_peer(settings, forwarded):
     settings.TRUSTED_PROXIES = [PROXY]
     assert address(PROXY, forwarded) == PROXY
 
 
-def test_sc_09_a_missing_header_from_a_trusted_proxy_is_the_proxy(settings):
+def test_SC_09_a_missing_header_from_a_trusted_proxy_is_the_proxy(settings):
     settings.TRUSTED_PROXIES = ["fd00::/8"]
     assert address("fd00::1") == "fd00::1"
 
 
-def test_sc_09_a_peer_that_is_no_address_gives_no_address():
+def test_SC_09_a_peer_that_is_no_address_gives_no_address():
     assert address("") == ""
     assert AuditContext.from_request(RequestFactory().get("/", REMOTE_ADDR="")).ip_address is None
 
 
-def test_sc_09_the_audit_context_takes_the_same_address(settings):
+def test_SC_09_the_audit_context_takes_the_same_address(settings):
     settings.TRUSTED_PROXIES = [PROXY]
     request = RequestFactory().get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.7")
     assert AuditContext.from_request(request).ip_address == "198.51.100.7"
 
 
 @pytest.mark.django_db
-def test_sc_09_the_api_key_failure_limit_counts_per_client_behind_the_proxy(settings):
+def test_SC_09_the_api_key_failure_limit_counts_per_client_behind_the_proxy(settings):
     settings.TRUSTED_PROXIES = [PROXY]
     settings.API_AUTH_FAILURES_PER_MINUTE = 3
 
@@ -95,8 +95,16 @@ def test_sc_09_the_api_key_failure_limit_counts_per_client_behind_the_proxy(sett
     assert attempt("198.51.100.8") == 401
 
 
-def test_sc_09_a_trusted_proxy_entry_that_does_not_parse_stops_start_up(settings):
+def test_SC_09_a_trusted_proxy_entry_that_does_not_parse_stops_start_up(settings):
     settings.TRUSTED_PROXIES = ["10.0.0.0/8", "proxy.internal"]
     assert "portal.E012" in {message.id for message in run_checks()}
     settings.TRUSTED_PROXIES = ["10.0.0.0/8", "::1"]
     assert "portal.E012" not in {message.id for message in run_checks()}
+
+
+def test_DP_03_a_forged_forwarded_proto_does_not_make_plain_http_secure(settings):
+    """No proxy is trusted to say the scheme: ``X-Forwarded-Proto: https`` on a plain-HTTP
+    request leaves it insecure, so secure-only cookies and HTTPS checks are not fooled."""
+    assert settings.SECURE_PROXY_SSL_HEADER is None
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR=PROXY)
+    assert not request.is_secure()

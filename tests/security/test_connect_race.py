@@ -89,7 +89,7 @@ def live_tokens(sandbox):
     return [g for g in sandbox.grants(zuid=EU) if g["active"]]
 
 
-def test_oa_11_racing_callbacks_for_one_zoho_user_make_one_grant_and_revoke_the_rest(
+def test_OA_11_racing_callbacks_for_one_zoho_user_make_one_grant_and_revoke_the_rest(
     portal, sandbox, alice, make_grant
 ):
     finish = racing_callbacks(portal, sandbox, make_grant)
@@ -109,7 +109,7 @@ def test_oa_11_racing_callbacks_for_one_zoho_user_make_one_grant_and_revoke_the_
     assert actions.count("grant.superseded_token_revoked") == RACERS - 1
 
 
-def test_oa_11_tokens_of_lost_races_are_revoked_by_the_worker_when_zoho_was_down(
+def test_OA_11_tokens_of_lost_races_are_revoked_by_the_worker_when_zoho_was_down(
     portal, sandbox, alice, make_grant
 ):
     sandbox.add_fault("status", endpoint="revoke", status=503)

@@ -23,7 +23,7 @@ def _csp(response: object) -> dict[str, str]:
     return {name: rest for name, _, rest in (part.partition(" ") for part in directives)}
 
 
-def test_dp_04_every_page_carries_the_content_security_policy(client: Client) -> None:
+def test_DP_04_every_page_carries_the_content_security_policy(client: Client) -> None:
     for url in ("/", "/accounts/login/", "/accounts/signup/"):
         policy = _csp(client.get(url))
         assert policy["default-src"] == "'self'"
@@ -35,14 +35,14 @@ def test_dp_04_every_page_carries_the_content_security_policy(client: Client) ->
         assert policy["form-action"] == "'self'"
 
 
-def test_dp_04_only_the_connect_pages_may_post_on_to_zoho(client: Client, alice: User) -> None:
+def test_DP_04_only_the_connect_pages_may_post_on_to_zoho(client: Client, alice: User) -> None:
     client.force_login(alice)
     form_action = _csp(client.get("/connections/"))["form-action"].split()
     assert form_action[0] == "'self'"
     assert form_action[1:] and all(origin.startswith("http") for origin in form_action[1:])
 
 
-def test_dp_07_security_headers_on_pages_and_api(client: Client, alice: User) -> None:
+def test_DP_07_security_headers_on_pages_and_api(client: Client, alice: User) -> None:
     client.force_login(alice)
     for response in (client.get("/connections/"), client.get("/api/v1/grants")):
         assert response["X-Content-Type-Options"] == "nosniff"
@@ -51,7 +51,7 @@ def test_dp_07_security_headers_on_pages_and_api(client: Client, alice: User) ->
     assert client.get("/connections/")["X-Frame-Options"] == "DENY"
 
 
-def test_session_and_csrf_cookies_are_httponly_samesite_and_secure(
+def test_SC_03_session_and_csrf_cookies_are_httponly_samesite_and_secure(
     client: Client, alice: User
 ) -> None:
     login_page = client.get("/accounts/login/")
@@ -76,7 +76,7 @@ handler500 = portal_urls.handler500  # the portal's own, as in production
 
 
 @pytest.mark.urls("tests.security.test_deployment_headers")
-def test_dp_05_500_is_the_branded_page_without_internals() -> None:
+def test_DP_05_500_is_the_branded_page_without_internals() -> None:
     response = Client(raise_request_exception=False).get("/boom/")
     assert response.status_code == 500
     page = response.content.decode()
@@ -89,7 +89,7 @@ def test_dp_05_500_is_the_branded_page_without_internals() -> None:
     ("url", "status"),
     [("/no-such-page/", 404), ("/staff/", 404)],
 )
-def test_dp_05_404_is_the_branded_page(client: Client, alice: User, url: str, status: int) -> None:
+def test_DP_05_404_is_the_branded_page(client: Client, alice: User, url: str, status: int) -> None:
     client.force_login(alice)
     response = client.get(url)
     assert response.status_code == status
@@ -97,7 +97,7 @@ def test_dp_05_404_is_the_branded_page(client: Client, alice: User, url: str, st
     assert "Desk Connect" in page and "Traceback" not in page
 
 
-def test_dp_05_400_from_a_bad_host_is_generic(client: Client) -> None:
+def test_DP_05_400_from_a_bad_host_is_generic(client: Client) -> None:
     response = client.get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     page = response.content.decode()

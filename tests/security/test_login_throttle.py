@@ -45,7 +45,7 @@ def log_in(email: str, password: str, *, url: str = LOGIN, **meta: Any) -> int:
     return Client().post(url, {"username": email, "password": password}, **meta).status_code
 
 
-def test_sc_09_wrong_passwords_lock_the_account_not_the_address(alice, bob, password):
+def test_SC_09_wrong_passwords_lock_the_account_not_the_address(alice, bob, password):
     statuses = [log_in("alice@example.com", f"wrong-{n}") for n in range(20)]
     assert statuses == [200] * 10 + [429] * 10
     # The right password is refused too while the account is locked.
@@ -57,7 +57,7 @@ def test_sc_09_wrong_passwords_lock_the_account_not_the_address(alice, bob, pass
         assert log_in("alice@example.com", password) == 302
 
 
-def test_sc_09_one_address_trying_many_accounts_is_stopped(bob, password, settings):
+def test_SC_09_one_address_trying_many_accounts_is_stopped(bob, password, settings):
     settings.LOGIN_FAILURES_PER_ADDRESS = 5
     statuses = [log_in(f"user{n}@example.com", "guess") for n in range(6)]
     assert statuses == [200] * 5 + [429]
@@ -65,7 +65,7 @@ def test_sc_09_one_address_trying_many_accounts_is_stopped(bob, password, settin
     assert log_in("bob@example.com", password, REMOTE_ADDR="198.51.100.9") == 302
 
 
-def test_sc_09_guesses_spread_over_addresses_behind_a_trusted_proxy_still_lock_it(
+def test_SC_09_guesses_spread_over_addresses_behind_a_trusted_proxy_still_lock_it(
     alice, password, settings
 ):
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
@@ -82,7 +82,7 @@ def test_sc_09_guesses_spread_over_addresses_behind_a_trusted_proxy_still_lock_i
     assert log_in("alice@example.com", password, REMOTE_ADDR=PROXY) == 429
 
 
-def test_sc_09_everyone_behind_one_proxy_is_not_one_bucket(alice, bob, password, settings):
+def test_SC_09_everyone_behind_one_proxy_is_not_one_bucket(alice, bob, password, settings):
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     settings.LOGIN_FAILURES_PER_ADDRESS = 5
     for n in range(6):
@@ -96,7 +96,7 @@ def test_sc_09_everyone_behind_one_proxy_is_not_one_bucket(alice, bob, password,
     )
 
 
-def test_sc_09_forged_forwarded_for_neither_evades_nor_frames(bob, password, settings):
+def test_SC_09_forged_forwarded_for_neither_evades_nor_frames(bob, password, settings):
     settings.LOGIN_FAILURES_PER_ADDRESS = 5
     statuses = [
         log_in(f"user{n}@example.com", "guess", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
@@ -108,14 +108,14 @@ def test_sc_09_forged_forwarded_for_neither_evades_nor_frames(bob, password, set
     assert log_in("bob@example.com", password, REMOTE_ADDR="198.51.100.1") == 302
 
 
-def test_sc_09_successful_logins_never_use_the_budget(alice, password):
+def test_SC_09_successful_logins_never_use_the_budget(alice, password):
     assert [log_in("alice@example.com", password) for _ in range(30)] == [302] * 30
     # And they do not wipe an attacker's failures either.
     statuses = [log_in("alice@example.com", "wrong") for _ in range(11)]
     assert statuses == [200] * 10 + [429]
 
 
-def test_sc_09_admin_login_is_throttled_the_same_way(staff, password):
+def test_DP_11_admin_login_is_throttled_like_the_site_login(staff, password):
     statuses = [log_in("staff@example.com", "wrong", url=ADMIN_LOGIN) for _ in range(5)]
     statuses += [log_in("staff@example.com", "wrong") for _ in range(5)]
     assert statuses == [200] * 10
@@ -123,7 +123,7 @@ def test_sc_09_admin_login_is_throttled_the_same_way(staff, password):
     assert log_in("staff@example.com", password) == 429
 
 
-def test_sc_09_the_answer_does_not_tell_whether_the_account_exists(alice):
+def test_SC_09_the_answer_does_not_tell_whether_the_account_exists(alice):
     for email in ("alice@example.com", "nobody@example.com"):
         answers = [
             Client().post(LOGIN, {"username": email, "password": "wrong"}, REMOTE_ADDR=ATTACKER)
@@ -136,7 +136,7 @@ def test_sc_09_the_answer_does_not_tell_whether_the_account_exists(alice):
         assert answers[10]["Retry-After"] == str(14 * 60)
 
 
-def test_sc_09_failed_logins_are_audited_with_the_client_address(alice):
+def test_SC_09_failed_logins_are_audited_with_the_client_address(alice):
     log_in("Alice@Example.com", "wrong", HTTP_USER_AGENT="attack-bot/1.0")
     log_in("nobody@example.com", "wrong")
     known, unknown = AuditEvent.objects.filter(action="user.login_failed").order_by("seq")
@@ -146,7 +146,7 @@ def test_sc_09_failed_logins_are_audited_with_the_client_address(alice):
     assert set(unknown.detail) == {"email_digest", "reason"}
 
 
-def test_sc_09_no_password_in_logs_or_audit_rows(alice, caplog):
+def test_SC_09_no_password_in_logs_or_audit_rows(alice, caplog):
     caplog.set_level(logging.DEBUG)
     typed = "Tr0ub4dor&3-typed-password"
     in_the_email_field = "correct-horse-in-email-field"

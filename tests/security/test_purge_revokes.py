@@ -35,7 +35,7 @@ def revokes(sandbox):
     return [r for r in sandbox.requests(zuid=EU) if r["endpoint"] == "revoke"]
 
 
-def test_purge_revokes_the_token_at_zoho_before_wiping_it(sandbox, condemned):
+def test_TS_11_purge_revokes_the_token_at_zoho_before_wiping_it(sandbox, condemned):
     assert len(live_tokens(sandbox)) == 1
     assert sweeps.purge_stale_secrets() == 1
     assert [r["status"] for r in revokes(sandbox)] == [200]
@@ -47,7 +47,7 @@ def test_purge_revokes_the_token_at_zoho_before_wiping_it(sandbox, condemned):
     assert event.detail["zoho"] == "confirmed"
 
 
-def test_purge_keeps_the_ciphertext_when_zoho_cannot_revoke_and_retries_next_run(
+def test_UP_08_purge_keeps_the_ciphertext_when_zoho_cannot_revoke_and_retries_next_run(
     sandbox, condemned
 ):
     before = bytes(condemned.refresh_token_encrypted)
@@ -68,7 +68,7 @@ def test_purge_keeps_the_ciphertext_when_zoho_cannot_revoke_and_retries_next_run
     assert [r["status"] for r in revokes(sandbox)] == [503, 200]
 
 
-def test_a_token_zoho_no_longer_knows_counts_as_revoked(sandbox, condemned):
+def test_UP_09_a_token_zoho_no_longer_knows_counts_as_revoked_by_the_purge(sandbox, condemned):
     sandbox.revoke_user_grants(EU)  # the user removed the app in Zoho's Connected Apps
     assert sweeps.purge_stale_secrets() == 1
     assert [r["status"] for r in revokes(sandbox)] == [400]

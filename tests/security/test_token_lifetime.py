@@ -9,29 +9,11 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from portal.api.keys import create_service_key
 from portal.grants import tokens
-from portal.models import ZohoGrant
-from tests.security.test_zoho_answers import post_token
+from tests.api_calls import post_token
+from tests.connecting import refreshes
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def expired(connected):
-    ZohoGrant.objects.filter(pk=connected.pk).update(
-        access_token_expires_at=timezone.now() - timedelta(minutes=1)
-    )
-    return connected
-
-
-@pytest.fixture
-def service_key():
-    return create_service_key(name="desk app")[1]
-
-
-def refreshes(sandbox):
-    return [r for r in sandbox.requests() if r["endpoint"] == "refresh"]
 
 
 def test_a_two_second_token_is_handed_out_as_two_seconds_and_refreshed_once(

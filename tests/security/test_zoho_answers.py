@@ -7,15 +7,14 @@ the sandbox's tokens in the answer (NO-LEAK).
 """
 
 import json
-from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from portal.api.keys import create_service_key
 from portal.crypto import decrypt_token
 from portal.models import ZohoGrant
+from tests.api_calls import post_token
 from tests.cast import EU
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,30 +26,6 @@ KEPT = (
     "api_domain",
     "last_refreshed_at",
 )
-
-
-@pytest.fixture
-def expired(connected):
-    """Alice's real grant whose access token has expired: the next call must refresh."""
-    ZohoGrant.objects.filter(pk=connected.pk).update(
-        access_token_expires_at=timezone.now() - timedelta(minutes=1)
-    )
-    connected.refresh_from_db()
-    return connected
-
-
-@pytest.fixture
-def service_key():
-    return create_service_key(name="desk app")[1]
-
-
-def post_token(client, grant, raw_key):
-    return client.post(
-        f"/api/v1/grants/{grant.pk}/access-token",
-        data="{}",
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {raw_key}",
-    )
 
 
 def kept(grant):
@@ -73,21 +48,21 @@ def refresh_fails_cleanly(client, grant, raw_key, sandbox, *, code):
     assert event.detail["error"] == code
 
 
-def test_up_03_api_domain_other_than_the_data_centres_is_refused_on_refresh(
+def test_UP_03_api_domain_other_than_the_data_centres_is_refused_on_refresh(
     client, expired, service_key, sandbox
 ):
     sandbox.add_fault("api_domain", endpoint="refresh", value="https://www.zohoapis.evil.example")
     refresh_fails_cleanly(client, expired, service_key, sandbox, code="malformed_response")
 
 
-def test_up_03_api_domain_other_than_the_data_centres_is_refused_on_connect(portal, sandbox, alice):
+def test_UP_03_api_domain_other_than_the_data_centres_is_refused_on_connect(portal, sandbox, alice):
     sandbox.add_fault("api_domain", endpoint="token", value="https://www.zohoapis.com")  # US's
     response = portal.connect(EU)
     assert response["Location"] == "/connections/failed/"
     assert not ZohoGrant.objects.filter(user=alice).exists()
 
 
-def test_up_03_the_tables_api_domain_is_stored_and_handed_out(
+def test_UP_03_the_tables_api_domain_is_stored_and_handed_out(
     client, portal, sandbox, alice, service_key
 ):
     sandbox.add_fault("api_domain", value="https://WWW.ZohoApis.eu/")  # the same host, spelt
@@ -100,13 +75,13 @@ def test_up_03_the_tables_api_domain_is_stored_and_handed_out(
     assert response.json()["api_domain"] == "https://www.zohoapis.eu"
 
 
-def test_up_03_gzip_bomb_stops_at_the_size_cap_once_inflated(client, expired, service_key, sandbox):
+def test_UP_03_gzip_bomb_stops_at_the_size_cap_once_inflated(client, expired, service_key, sandbox):
     # About 64 KB as sent (under the cap), 64 MiB inflated: stopped at the cap while inflating.
     sandbox.add_fault("gzip_bomb", endpoint="refresh", size=64 * 1024 * 1024)
     refresh_fails_cleanly(client, expired, service_key, sandbox, code="response_too_large")
 
 
-def test_up_03_deeply_nested_json_is_a_malformed_answer_not_a_500(
+def test_UP_03_deeply_nested_json_is_a_malformed_answer_not_a_500(
     client, expired, service_key, sandbox
 ):
     sandbox.add_fault("deep_json", endpoint="refresh", depth=100_000)
@@ -141,7 +116,7 @@ def test_iv_token_answer_fields_are_checked_for_type_and_range(
 
 
 @pytest.mark.parametrize("value", ["12345678901234", '""', '{"token": "1000.x"}'])
-def test_up_07_a_rotated_refresh_token_of_the_wrong_shape_is_refused(
+def test_UP_07_a_rotated_refresh_token_of_the_wrong_shape_is_refused(
     client, expired, service_key, sandbox, value
 ):
     sandbox.add_fault("token_field", endpoint="refresh", field="refresh_token", value=value)

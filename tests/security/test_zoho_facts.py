@@ -2,7 +2,7 @@
 refusal from Desk, China's missing ``location`` (OA-03), ``access_denied`` doubling as Zoho's
 grant-code limit (OA-15)."""
 
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 
@@ -10,21 +10,13 @@ from accounts.models import AuditEvent
 from portal.grants.checkup import check_connection
 from portal.models import ZohoGrant
 from portal.upkeep.sweeps import CheckOutcome, check_grant
+from tests.cast import CN, EU, US
+from tests.connecting import query_of, token_calls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CN, EU, US = "80000001", "20000001", "10000001"  # US: two Desk organizations
 
-
-def query_of(url):
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-def token_calls(sandbox):
-    return [r for r in sandbox.requests() if r["endpoint"] in ("token", "refresh")]
-
-
-def test_oa_03_china_callback_without_location_uses_the_pinned_data_centre(portal, sandbox, alice):
+def test_OA_03_china_callback_without_location_uses_the_pinned_data_centre(portal, sandbox, alice):
     callback = query_of(sandbox.consent(portal.start(region="cn"), zuid=CN))
     del callback["location"]
     response = portal.client.get(f"/connections/callback/?{urlencode(callback)}")
@@ -35,7 +27,7 @@ def test_oa_03_china_callback_without_location_uses_the_pinned_data_centre(porta
 
 
 @pytest.mark.parametrize("server_dc", ["eu", "us"])
-def test_oa_03_china_callback_without_location_naming_another_server_is_refused(
+def test_OA_03_china_callback_without_location_naming_another_server_is_refused(
     portal, sandbox, server_dc
 ):
     callback = query_of(sandbox.consent(portal.start(region="cn"), zuid=CN))
@@ -49,7 +41,7 @@ def test_oa_03_china_callback_without_location_naming_another_server_is_refused(
     assert event.detail["reason"] == "untrusted_server"
 
 
-def test_oa_03_global_callback_without_location_is_still_refused(portal, sandbox):
+def test_OA_03_global_callback_without_location_is_still_refused(portal, sandbox):
     """Only China's start server is the user's own DC; a global start pins no DC."""
     callback = query_of(sandbox.consent(portal.start(), zuid=EU))
     del callback["location"]
@@ -59,7 +51,7 @@ def test_oa_03_global_callback_without_location_is_still_refused(portal, sandbox
 
 
 @pytest.mark.parametrize("how", ["deny", "code_limit"])
-def test_oa_15_access_denied_mentions_zohos_grant_code_limit(portal, sandbox, how):
+def test_OA_15_access_denied_mentions_zohos_grant_code_limit(portal, sandbox, how):
     if how == "code_limit":  # Zoho's answer once its 10-codes-in-10-minutes limit is hit
         sandbox.add_fault("callback_error", error="access_denied")
     response = portal.connect(EU, approve=how != "deny")
