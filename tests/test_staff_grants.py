@@ -342,35 +342,6 @@ def test_mass_assignment_is_ignored(revoker, make_grant, bob, settings):
     assert not bob.is_staff
 
 
-def test_a_failing_final_audit_row_leaves_the_grant_revoking_not_half_wiped(
-    revoker, make_grant, settings
-):
-    """DB-07 on the second step: the wipe and its audit row roll back together."""
-    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9/sandbox"  # nothing listens: Zoho is down
-    settings.ZOHO_HTTP_TIMEOUT = 1.0
-    grant = make_grant()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION test_refuse_revoked() RETURNS trigger AS $$ BEGIN "
-            "IF NEW.action <> 'grant.revoke_requested' THEN RAISE EXCEPTION 'audit down'; "
-            "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
-        )
-        cursor.execute(
-            "CREATE TRIGGER test_refuse_revoked BEFORE INSERT ON accounts_auditevent "
-            "FOR EACH ROW EXECUTE FUNCTION test_refuse_revoked()"
-        )
-    data = {"grant": str(grant.pk), "reason": "fraud", "confirm": "1"}
-    response = client_for(revoker).post("/staff/grants/revoke/", data)
-    run_jobs()
-    body = client_for(revoker).get(response["Location"]).content.decode()
-    assert "Revoking: Zoho has not confirmed yet" in body
-    grant.refresh_from_db()
-    assert grant.status == "revoking" and grant.refresh_token_encrypted is not None
-    assert list(AuditEvent.objects.filter(grant_id=grant.pk).values_list("action", flat=True)) == [
-        "grant.revoke_requested"
-    ]
-
-
 def test_detail_query_count_does_not_grow_with_the_history(
     viewer, make_grant, django_assert_max_num_queries
 ):

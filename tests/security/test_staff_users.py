@@ -106,7 +106,7 @@ def test_deactivation_needs_a_reason_and_spares_yourself(manager, bob):
     assert not AuditEvent.objects.filter(action="user.deactivated").exists()
 
 
-def test_deactivation_ends_sessions_stops_tokens_and_reactivation_restores(
+def test_SC_11_deactivation_ends_sessions_stops_tokens_and_reactivation_restores(
     manager, alice, make_grant
 ):
     grant = make_grant()

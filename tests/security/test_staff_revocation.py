@@ -6,7 +6,6 @@ from functools import partial
 from typing import Any
 
 import pytest
-from django.core import mail
 from django.db import connection
 from procrastinate import exceptions
 from procrastinate.contrib.django.models import ProcrastinateJob
@@ -17,7 +16,7 @@ from portal.models import StaffRevocation, StaffRevocationItem, ZohoGrant
 from portal.staff import bulk_revocation
 from tests.cast import EU, GRANT_REFRESH_TOKEN
 from tests.jobs import queued, run_jobs
-from tests.mail_parts import html_part
+from tests.mail_parts import delivered, html_part
 from tests.racing import race
 from tests.staff_permissions import assert_permission_matrix, client_for, give
 
@@ -64,7 +63,7 @@ def test_the_request_only_records_and_defers_and_the_jobs_revoke(
     seen = len(sandbox.requests())
     url = batch_url(confirm(revoker, [connected, bobs]))
     # The request called neither Zoho nor a mail server: it only recorded and deferred.
-    assert len(sandbox.requests()) == seen and mail.outbox == []
+    assert len(sandbox.requests()) == seen and delivered() == []
     assert set(ZohoGrant.objects.values_list("status", flat=True)) == {"active"}
     jobs = queued(REVOKE_JOB)
     assert len(jobs) == 2 and not AuditEvent.objects.filter(action__startswith="grant.revoke")
@@ -83,7 +82,7 @@ def test_the_request_only_records_and_defers_and_the_jobs_revoke(
     assert statuses == {connected.pk: "revoked", bobs.pk: "revoked"}
     assert len(sandbox.requests(endpoint="revoke")) == 2
     assert not [grant for grant in sandbox.grants(zuid=EU) if grant["active"]]
-    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
+    assert sorted(m.to[0] for m in delivered()) == ["alice@example.com", "bob@example.com"]
     for grant in (connected, bobs):
         assert audit_actions(grant)[-2:] == ["grant.revoke_requested", "grant.revoked"]
         requested = AuditEvent.objects.get(grant_id=grant.pk, action="grant.revoke_requested")
@@ -95,7 +94,7 @@ def test_the_request_only_records_and_defers_and_the_jobs_revoke(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_staff_revoke_audits_and_tells_the_owner_as_before(
+def test_AC_05_staff_revoke_audits_and_tells_the_owner_as_before(
     portal, sandbox, connected, revoker, caplog
 ):
     reason = 'Fraud report #42\r\nFAKE LOG LINE <img src=x onerror=alert(1)> "quoted"'
@@ -120,8 +119,8 @@ def test_staff_revoke_audits_and_tells_the_owner_as_before(
     assert set(requested.detail) == {"reason", "by_staff", "owner_id", "owner"}
     assert requested.detail["reason"] == stored and requested.actor_id == revoker.pk
     # The owner: one email (text and HTML) naming the connection, an administrator, the reason.
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
+    assert len(delivered()) == 1
+    message = delivered()[0]
     assert message.to == ["alice@example.com"] and "administrator" in message.subject
     assert "Example Support" in message.body and stored in message.body
     html = html_part(message)
@@ -149,7 +148,7 @@ def test_zoho_down_for_one_grant_leaves_it_revoking_and_the_batch_still_finishes
     assert "Already revoked; nothing done" in body and body.count(">Revoked<") == 1
     statuses = dict(ZohoGrant.objects.values_list("pk", "status"))
     assert statuses[connected.pk] == "revoking" and statuses[bobs.pk] == "revoked"
-    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
+    assert sorted(m.to[0] for m in delivered()) == ["alice@example.com", "bob@example.com"]
     assert "grant.revoke_failed" in audit_actions(connected)
 
 
@@ -165,7 +164,7 @@ def test_jobs_run_again_change_nothing_more(portal, sandbox, connected, revoker)
     tasks.revoke_for_staff.defer(revocation_id=str(batch.pk), grant_id=str(connected.pk))
     run_jobs()
     assert AuditEvent.objects.count() == events and len(sandbox.requests()) == requests
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
     assert StaffRevocation.objects.get().finished_at == batch.finished_at
 
 
@@ -181,7 +180,7 @@ def test_a_job_killed_after_revoking_is_finished_by_its_retry_without_repeating_
     assert audit_actions(connected)[-2:] == ["grant.revoke_requested", "grant.revoked"]
     assert audit_actions(connected).count("grant.revoke_requested") == 1
     assert len(sandbox.requests(endpoint="revoke")) == 1
-    assert [m.to for m in mail.outbox] == [["alice@example.com"]]  # told, once
+    assert [m.to for m in delivered()] == [["alice@example.com"]]  # told, once
     body = client_for(revoker).get(url).content.decode()
     assert ">Revoked<" in body and "Already revoked" not in body
 
@@ -210,7 +209,7 @@ def test_racing_jobs_record_each_grant_once_and_end_the_batch_once(
     for grant in grants:
         assert audit_actions(grant).count("grant.revoke_requested") == 1
     assert StaffRevocation.objects.get().finished_at is not None
-    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
+    assert sorted(m.to[0] for m in delivered()) == ["alice@example.com", "bob@example.com"]
 
 
 def test_a_grant_revoked_by_someone_else_before_its_job_runs_reads_already_revoked(
@@ -222,7 +221,7 @@ def test_a_grant_revoked_by_someone_else_before_its_job_runs_reads_already_revok
     run_jobs()
     body = client_for(revoker).get(url).content.decode()
     assert "Already revoked; nothing done" in body and "1 of 1 done" in body
-    assert not AuditEvent.objects.filter(grant_id=grant.pk).exists() and mail.outbox == []
+    assert not AuditEvent.objects.filter(grant_id=grant.pk).exists() and delivered() == []
 
 
 def test_a_batch_of_revoked_grants_is_done_at_once(revoker, make_grant):
@@ -230,10 +229,12 @@ def test_a_batch_of_revoked_grants_is_done_at_once(revoker, make_grant):
     url = batch_url(confirm(revoker, [grant]))
     assert queued() == []
     body = client_for(revoker).get(url).content.decode()
-    assert "1 of 1 done" in body and not refreshes(body) and mail.outbox == []
+    assert "1 of 1 done" in body and not refreshes(body) and delivered() == []
 
 
-def test_an_audit_write_failure_revokes_nothing_and_the_batch_finishes(revoker, make_grant, bob):
+def test_DB_07_an_audit_write_failure_revokes_nothing_and_the_batch_finishes(
+    revoker, make_grant, bob
+):
     """DB-07: the REVOKING mark and its audit row commit together or not at all."""
     grants = [make_grant(), make_grant(user=bob, zoho_user_id="2")]
     url = batch_url(confirm(revoker, grants, "fraud"))
@@ -253,7 +254,7 @@ def test_an_audit_write_failure_revokes_nothing_and_the_batch_finishes(revoker, 
     for grant in grants:
         grant.refresh_from_db()
         assert grant.status == "active" and grant.refresh_token_encrypted is not None
-    assert mail.outbox == []
+    assert delivered() == []
 
 
 # -- who may see a batch ---------------------------------------------------------------------
@@ -340,3 +341,32 @@ def test_bad_input_records_no_batch_and_defers_nothing(revoker, make_grant):
         assert response.status_code == 400
     assert not StaffRevocation.objects.exists() and queued() == []
     assert not ProcrastinateJob.objects.exists()
+
+
+def test_DB_07_a_failing_final_audit_row_leaves_the_grant_revoking_not_half_wiped(
+    revoker, make_grant, settings
+):
+    """DB-07 on the second step: the wipe and its audit row roll back together."""
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:9/sandbox"  # nothing listens: Zoho is down
+    settings.ZOHO_HTTP_TIMEOUT = 1.0
+    grant = make_grant()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_revoked() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.action <> 'grant.revoke_requested' THEN RAISE EXCEPTION 'audit down'; "
+            "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_revoked BEFORE INSERT ON accounts_auditevent "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_revoked()"
+        )
+    data = {"grant": str(grant.pk), "reason": "fraud", "confirm": "1"}
+    response = client_for(revoker).post("/staff/grants/revoke/", data)
+    run_jobs()
+    body = client_for(revoker).get(response["Location"]).content.decode()
+    assert "Revoking: Zoho has not confirmed yet" in body
+    grant.refresh_from_db()
+    assert grant.status == "revoking" and grant.refresh_token_encrypted is not None
+    assert list(AuditEvent.objects.filter(grant_id=grant.pk).values_list("action", flat=True)) == [
+        "grant.revoke_requested"
+    ]
