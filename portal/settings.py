@@ -218,6 +218,9 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # as the client's address); gunicorn drops the header from any other peer
 # (deploy/gunicorn.conf.py), so a client cannot claim https on a plain-http connection.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
+# Former SECRET_KEYs still accepted for sessions and signed links while they expire
+# (deploy/runbook.md, "Rotating the token encryption key").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Checks an operator has decided to live with (e.g. security.W021 before HSTS preload).
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 # -- end of production security -------------------------------------------------------------
@@ -271,7 +274,7 @@ USE_TZ = True
 # compressed copies and a year's Cache-Control; no extra server. DEBUG keeps runserver's own.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or VAR_DIR / "static")  # empty: default
 HASHED_STATIC_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
 # Hashed names need collectstatic's manifest; the test suite and the benchmarks, which run
 # with DEBUG off but never collect, name the plain storage here (portal.W020 flags it).
