@@ -6,6 +6,7 @@ The proxy is played by requests from 127.0.0.2 (``TRUSTED_PROXIES``) carrying
 a client that reached gunicorn directly.
 """
 
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.production import (
     HOST,
     ROOT,
     Gunicorn,
+    database_url_of_this_run,
     gunicorn,
     manage,
     production_environment,
@@ -52,18 +54,17 @@ def test_DP_01_check_deploy_is_clean_with_the_production_example_and_real_secret
 
 def test_DP_01_the_checks_refuse_development_defaults_with_debug_off():
     """The suite's own (development-like) settings with DEBUG off fail, naming each default:
-    the sandbox, http Zoho URLs and redirect URI, the embedded database, the console mail
-    backend, the portal's loopback address, the localhost sender, plain static names and
-    Django's own HTTPS warnings."""
-    env = {name: value for name, value in production_environment().items() if name in ("PATH",)}
-    env |= {**TEST_ENVIRONMENT, "DEBUG": "0", "HOME": str(ROOT)}
+    the sandbox, http Zoho URLs and redirect URI, the console mail backend, the portal's
+    loopback address, the localhost sender, plain static names and Django's own HTTPS
+    warnings. (The embedded database is the next test's: here it would start a server.)"""
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    env |= {**TEST_ENVIRONMENT, "DEBUG": "0", "DATABASE_URL": database_url_of_this_run()}
     result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     expected = {
         "sandbox.E001",
         "portal.E004",
         "portal.E005",
-        "portal.E020",
         "portal.E021",
         "portal.E022",
         "portal.E024",
@@ -73,6 +74,14 @@ def test_DP_01_the_checks_refuse_development_defaults_with_debug_off():
         "security.W008",
     }
     assert expected <= _ids(result.stderr), result.stderr
+
+
+def test_DP_01_the_embedded_database_is_refused_with_debug_off(settings):
+    settings.DEBUG = False
+    settings.DATABASE_URL = "postgres://deskconnect@db.example.com/deskconnect"
+    assert "portal.E020" not in {m.id for m in checks.check_production_defaults()}
+    settings.DATABASE_URL = ""
+    assert "portal.E020" in {m.id for m in checks.check_production_defaults()}
 
 
 def test_DP_01_a_secret_left_as_the_example_placeholder_is_refused(settings):
