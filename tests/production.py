@@ -77,12 +77,16 @@ class Gunicorn:
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = log
 
-    def get(self, path: str, *, via: str = "127.0.0.1", https: bool = False) -> httpx2.Response:
+    def get(
+        self, path: str, *, via: str = "127.0.0.1", https: bool = False, cookie: str = ""
+    ) -> httpx2.Response:
         """GET ``path`` from the source address ``via``, as a proxy that terminated TLS would
-        (``https``: with ``X-Forwarded-Proto: https``)."""
+        (``https``: with ``X-Forwarded-Proto: https``), passing ``cookie`` on."""
         headers = {"Host": HOST, "Accept-Encoding": "gzip"}
         if https:
             headers["X-Forwarded-Proto"] = "https"
+        if cookie:
+            headers["Cookie"] = cookie
         transport = httpx2.HTTPTransport(local_address=via)
         with httpx2.Client(transport=transport, timeout=30, follow_redirects=False) as client:
             return client.get(f"{self.base_url}{path}", headers=headers)

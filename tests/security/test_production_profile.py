@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Iterator
 
+import httpx2
 import pytest
 from django.core.checks import Error
 
@@ -155,23 +156,20 @@ def test_DP_03_a_forwarded_proto_is_believed_only_from_the_trusted_proxy(product
     assert "Strict-Transport-Security" not in forged.headers
 
 
-def test_SC_03_production_cookies_carry_the_host_prefix(production, django_db_blocker):
-    """__Host- cookies: Secure, Path=/ and no Domain, so neither plain http nor a sibling
-    subdomain can set or overwrite them."""
+@pytest.fixture(scope="module")
+def signed_in(production, django_db_blocker) -> Iterator[tuple[str, str]]:
+    """Log in through the proxy; the CSRF and session ``Set-Cookie`` values it answered."""
     from accounts.models import User
 
     password = secrets.token_urlsafe(16)
     with django_db_blocker.unblock():
         user = User.objects.create_user("prod-cookie@example.com", password)
+    transport = httpx2.HTTPTransport(local_address=PROXY)
+    headers = {"Host": HOST, "X-Forwarded-Proto": "https", "Origin": f"https://{HOST}"}
     try:
-        import httpx2
-
-        transport = httpx2.HTTPTransport(local_address=PROXY)
-        headers = {"Host": HOST, "X-Forwarded-Proto": "https", "Origin": f"https://{HOST}"}
         with httpx2.Client(transport=transport, base_url=production.base_url) as browser:
             page = browser.get("/accounts/login/", headers=headers)
             csrf = page.headers["Set-Cookie"]
-            assert csrf.startswith("__Host-csrftoken=")
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
             assert token
             # The proxy speaks https to the browser; on this plain-http hop the client keeps
@@ -179,10 +177,7 @@ def test_SC_03_production_cookies_carry_the_host_prefix(production, django_db_bl
             answer = browser.post(
                 "/accounts/login/",
                 headers=headers
-                | {
-                    "Referer": f"https://{HOST}/accounts/login/",
-                    "Cookie": csrf.split(";", 1)[0],
-                },
+                | {"Referer": f"https://{HOST}/accounts/login/", "Cookie": _pair(csrf)},
                 data={
                     "csrfmiddlewaretoken": token.group(1),
                     "username": user.email,
@@ -191,15 +186,36 @@ def test_SC_03_production_cookies_carry_the_host_prefix(production, django_db_bl
             )
             assert answer.status_code == 302, answer.text
             session = next(c for c in answer.headers.get_list("Set-Cookie") if "sessionid=" in c)
+        yield csrf, session
     finally:
         with django_db_blocker.unblock():
             user.delete()
+
+
+def _pair(set_cookie: str) -> str:
+    return set_cookie.split(";", 1)[0]
+
+
+def test_SC_03_production_cookies_carry_the_host_prefix(signed_in):
+    """__Host- cookies: Secure, Path=/ and no Domain, so neither plain http nor a sibling
+    subdomain can set or overwrite them."""
+    csrf, session = signed_in
+    assert csrf.startswith("__Host-csrftoken=") and session.startswith("__Host-sessionid=")
     for cookie in (csrf, session):
         attributes = [part.strip().lower() for part in cookie.split(";")]
-        assert cookie.startswith("__Host-")
         assert "secure" in attributes and "path=/" in attributes
         assert not [a for a in attributes if a.startswith("domain=")]
     assert "httponly" in [part.strip().lower() for part in session.split(";")]
+
+
+def test_signed_in_pages_are_served_with_their_hashed_stylesheet_too(production, signed_in):
+    _, session = signed_in
+    for page in ("/connections/", "/accounts/profile/"):
+        response = production.get(page, via=PROXY, https=True, cookie=_pair(session))
+        assert response.status_code == 200, page
+        for sheet in STYLESHEET.findall(response.text) or ["no stylesheet"]:
+            assert HASHED.search(sheet), sheet
+            assert production.get(sheet, via=PROXY, https=True).status_code == 200
 
 
 def test_the_access_log_goes_through_the_apps_log_with_secrets_redacted(production):
