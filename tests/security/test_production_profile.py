@@ -220,8 +220,11 @@ def test_signed_in_pages_are_served_with_their_hashed_stylesheet_too(production,
 
 def test_the_access_log_goes_through_the_apps_log_with_secrets_redacted(production):
     code = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+    reset_token = f"{secrets.token_hex(3)}-{secrets.token_hex(16)}"
     production.get(f"/connections/callback/?code={code}&state=s3cr3t", via=PROXY, https=True)
+    production.get(f"/accounts/password/reset/MQ/{reset_token}/", via=PROXY, https=True)
     production.get("/healthz")  # the access line is written after the answer: wait for one more
     log = production.log.read_text()
     assert '"GET /connections/callback/?code=[redacted]&state=[redacted] HTTP/1.1"' in log
-    assert code not in log and "s3cr3t" not in log
+    assert '"GET /accounts/password/reset/[redacted]/ HTTP/1.1"' in log
+    assert code not in log and "s3cr3t" not in log and reset_token not in log
