@@ -31,7 +31,9 @@ bind = env.list("GUNICORN_BIND", default=["127.0.0.1:8000"])
 # 1,136 µs) and no extra memory. Hence one gthread worker per CPU this process may run on,
 # 4 threads each; WEB_CONCURRENCY and GUNICORN_THREADS override both.
 worker_class = "gthread"
-workers = env.int("WEB_CONCURRENCY", default=os.process_cpu_count() or 1)
+# The CPUs this process may run on (its affinity; Python 3.13's process_cpu_count, else all).
+CPUS = getattr(os, "process_cpu_count", os.cpu_count)() or 1
+workers = env.int("WEB_CONCURRENCY", default=CPUS)
 threads = env.int("GUNICORN_THREADS", default=4)
 
 # The longest request waits for another caller's refresh (lock_timeout: ZOHO_HTTP_TIMEOUT + 5 s,

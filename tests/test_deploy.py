@@ -107,6 +107,6 @@ def test_gunicorn_runs_one_gthread_worker_per_cpu_unless_told_otherwise(monkeypa
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     config = gunicorn_config()
     assert config["worker_class"] == "gthread"
-    assert config["workers"] == os.process_cpu_count()
+    assert config["workers"] == config["CPUS"] == len(os.sched_getaffinity(0))
     assert config["threads"] == 4
     assert gunicorn_config(WEB_CONCURRENCY="3", GUNICORN_THREADS="8")["workers"] == 3
