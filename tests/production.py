@@ -25,14 +25,16 @@ HOST = "portal.example.com"  # the example's ALLOWED_HOSTS
 
 
 def database_url_of_this_run() -> str:
-    """A ``DATABASE_URL`` for this run's test database. django-environ takes a Unix-socket
-    directory from the path: ``postgres://user@:port/<%-encoded directory>/<name>``."""
+    """A ``DATABASE_URL`` for this run's test database. For a Unix socket django-environ takes
+    the directory from the path: ``postgres://user@:port/<%-encoded directory>/<name>``."""
     database = settings.DATABASES["default"]
     user = quote(database["USER"] or "", safe="")
     password = f":{quote(database['PASSWORD'], safe='')}" if database.get("PASSWORD") else ""
     port = f":{database['PORT']}" if database.get("PORT") else ""
-    host = quote(str(database["HOST"]), safe="")
-    return f"postgres://{user}{password}@{port}/{host}/{database['NAME']}"
+    host = str(database["HOST"] or "")
+    if host.startswith("/"):  # a Unix-socket directory (the embedded server)
+        return f"postgres://{user}{password}@{port}/{quote(host, safe='')}/{database['NAME']}"
+    return f"postgres://{user}{password}@{host}{port}/{database['NAME']}"
 
 
 def production_environment(**overrides: str) -> dict[str, str]:
