@@ -140,6 +140,8 @@ def portal_environment(*, database_url: str, sandbox_port: int, portal_port: int
             "ZOHO_REDIRECT_URI": f"http://{LOOPBACK}:{portal_port}/connections/callback/",
             "EMAIL_URL": "consolemail://",
             "LOG_LEVEL": "WARNING",
+            # Nothing here runs collectstatic: plain names, not the manifest's hashed ones.
+            "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
         }
     )
     return env

@@ -109,3 +109,94 @@ def check_login_throttle(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return problems
+
+
+# -- Production refuses development defaults (issue 15; deploy checks, DEBUG off) ------------
+
+# What deploy/production.env.example writes in place of every secret.
+PLACEHOLDER = "REPLACE_ME"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 (compared, never bound)
+
+
+@register(deploy=True)
+def check_production_defaults(**kwargs: Any) -> list[CheckMessage]:
+    """With DEBUG off, every default that only suits development is an error (a mail backend
+    that never sends is Django's own mail.E001; the sandbox is sandbox.E001)."""
+    if settings.DEBUG:
+        return []
+    problems: list[CheckMessage] = []
+    if not settings.DATABASE_URL:
+        problems.append(
+            Error(
+                "DATABASE_URL is unset: the embedded PostgreSQL is for development and tests.",
+                hint="Point DATABASE_URL at the production PostgreSQL (postgres://...).",
+                id="portal.E020",
+            )
+        )
+    problems += _addresses()
+    if placeholders := _placeholders():
+        problems.append(
+            Error(
+                f"Still the example's placeholder: {', '.join(placeholders)}.",
+                hint="Put the real secret in the environment (it wins over ENV_FILE).",
+                id="portal.E023",
+            )
+        )
+    return problems
+
+
+def _addresses() -> list[CheckMessage]:
+    """The portal's own address must be public and https: emailed links and the callback."""
+    problems: list[CheckMessage] = []
+    for name in ("PORTAL_BASE_URL", "ZOHO_REDIRECT_URI"):
+        url = urlsplit(getattr(settings, name))
+        if url.scheme != "https" and name == "PORTAL_BASE_URL":
+            problems.append(Error("PORTAL_BASE_URL must use https.", id="portal.E021"))
+        if (url.hostname or "") in _LOOPBACK:
+            problems.append(
+                Error(
+                    f"{name} points at this machine ({url.hostname}), the development default.",
+                    hint="Use the portal's public https address.",
+                    id="portal.E022",
+                )
+            )
+    if settings.DEFAULT_FROM_EMAIL.rstrip(">").endswith("@localhost"):
+        problems.append(
+            Error(
+                "DEFAULT_FROM_EMAIL is the development default (…@localhost).",
+                id="portal.E024",
+            )
+        )
+    return problems
+
+
+def _placeholders() -> list[str]:
+    """Names of the secrets that still hold the example's placeholder."""
+    secrets = {
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ZOHO_CLIENT_ID": settings.ZOHO_CLIENT_ID,
+        "ZOHO_CLIENT_SECRET": settings.ZOHO_CLIENT_SECRET,
+        "EMAIL_URL": str(settings.MAILERS["default"].get("OPTIONS", {}).get("password") or ""),
+        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
+        "DATABASE_URL": str(settings.DATABASES["default"].get("PASSWORD") or ""),
+    }
+    secrets |= {
+        f"ZOHO_{dc.upper()}_CLIENT_SECRET": value
+        for dc, value in settings.ZOHO_DC_CLIENT_SECRETS.items()
+    }
+    return [name for name, value in secrets.items() if PLACEHOLDER in value]
+
+
+@register(deploy=True)
+def check_static_files_are_hashed(**kwargs: Any) -> list[CheckMessage]:
+    """Production serves hashed names that browsers may cache for a year (WhiteNoise)."""
+    if settings.DEBUG or settings.STATICFILES_BACKEND == settings.HASHED_STATIC_STORAGE:
+        return []
+    return [
+        Warning(
+            "STATICFILES_BACKEND is not the hashed storage: browsers would keep stale "
+            "stylesheets, or fetch them on every page.",
+            hint="Unset STATICFILES_BACKEND in production (it is for the test suite).",
+            id="portal.W020",
+        )
+    ]

@@ -17,6 +17,8 @@ _PATTERNS = [
     re.compile(r"\b1000\.[0-9a-fA-F]{16,}\.[0-9a-fA-F]{16,}\b"),
     # Authorization headers
     re.compile(r"(?i)(Zoho-oauthtoken|Bearer)\s+[^\s'\"]+"),
+    # A password-reset link's user and token in a request line (gunicorn's access log)
+    re.compile(r"(?<=/password/reset/)[^/\s\"?]+/[^/\s\"?]+"),
     # Query-string or form values of secret parameters
     re.compile(
         r"(?i)\b(code|state|code_verifier|refresh_token|access_token|client_secret|token)"

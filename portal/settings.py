@@ -200,10 +200,30 @@ SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"  # Strict would drop the session on the return from Zoho.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
+# -- Production security (issue 15; deploy/production.env.example sets each of these) --------
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# A Secure cookie set for "/" with no Domain may carry the __Host- prefix: the browser then
+# refuses it from plain http and from any sibling subdomain.
+if SESSION_COOKIE_SECURE:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# A load balancer's probe reaches gunicorn over plain http; it must not be redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# The scheme is believed from X-Forwarded-Proto only when a proxy is trusted (the same list
+# as the client's address); gunicorn drops the header from any other peer
+# (deploy/gunicorn.conf.py), so a client cannot claim https on a plain-http connection.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
+# Former SECRET_KEYs still accepted for sessions and signed links while they expire
+# (deploy/runbook.md, "Rotating the token encryption key").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# Checks an operator has decided to live with (e.g. security.W021 before HSTS preload).
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+# -- end of production security -------------------------------------------------------------
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -250,9 +270,27 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# -- Static files (issue 15): WhiteNoise serves what collectstatic wrote, with hashed names,
+# compressed copies and a year's Cache-Control; no extra server. DEBUG keeps runserver's own.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or VAR_DIR / "static")  # empty: default
+HASHED_STATIC_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+# Hashed names need collectstatic's manifest; the test suite and the benchmarks, which run
+# with DEBUG off but never collect, name the plain storage here (portal.W020 flags it).
+STATICFILES_BACKEND = env.str(
+    "STATICFILES_BACKEND",
+    default="django.contrib.staticfiles.storage.StaticFilesStorage"
+    if DEBUG
+    else HASHED_STATIC_STORAGE,
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": STATICFILES_BACKEND},
+}
+if STATICFILES_BACKEND == HASHED_STATIC_STORAGE:  # it serves what collectstatic wrote
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")  # right after security
+# -- end of static files --------------------------------------------------------------------
 
 DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.log_filters.PortalExceptionReporterFilter"
 LOGGING = {

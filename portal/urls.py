@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from accounts.urls import LOGIN_LIMIT
@@ -39,9 +40,12 @@ urlpatterns = [
     path("admin/login/", LOGIN_LIMIT(admin.site.login)),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on pages that name no icon (the sandbox's, the admin's).
+    # The hashed name is looked up per request: before collectstatic there is no manifest yet.
     path(
         "favicon.ico",
-        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+        login_not_required(
+            RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True)
+        ),
     ),
 ]
 

@@ -15,6 +15,8 @@ TEST_ENVIRONMENT = {
     "SANDBOX_ENABLED": "1",
     "ZOHO_CLIENT_ID": "1000.TESTCLIENT0000000000000000000000",
     "ZOHO_CLIENT_SECRET": "test-client-secret-0123456789abcdef0123456789",
+    # DEBUG is off, but nothing runs collectstatic: static files keep their plain names.
+    "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
 }
 
 for name, value in TEST_ENVIRONMENT.items():

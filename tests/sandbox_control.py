@@ -158,7 +158,9 @@ class SandboxControl:
             if page.status_code != 200:
                 return self._redirect_or_raise(page, "the consent page did not render")
             token = _CSRF_INPUT.search(page.text)
-            cookie = page.cookies.get("csrftoken")
+            # "csrftoken", or "__Host-csrftoken" where cookies are Secure (DEBUG off).
+            csrf = [(name, value) for name, value in page.cookies.items() if "csrftoken" in name]
+            name, cookie = csrf[0] if csrf else ("", None)
             if token is None or cookie is None:
                 raise SandboxError("no CSRF token on the consent page", status=page.status_code)
             form = {"csrfmiddlewaretoken": token.group(1), "decision": "approve"}
@@ -167,9 +169,7 @@ class SandboxControl:
             if zuid:
                 form["zuid"] = zuid
             # The CSRF cookie is Secure when DEBUG is off; over plain http it is sent by hand.
-            answer = client.post(
-                authorize_url, data=form, headers={"Cookie": f"csrftoken={cookie}"}
-            )
+            answer = client.post(authorize_url, data=form, headers={"Cookie": f"{name}={cookie}"})
             return self._redirect_or_raise(answer, "consent did not redirect")
 
     # -- plumbing -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from tests.cast import SAMPLE_TOKEN as TOKEN
     [
         f"refreshing with {TOKEN}",
         "GET /connections/callback/?code=abc123&state=xyz789&location=eu HTTP/1.1",
+        '127.0.0.1 "GET /accounts/password/reset/abc123/xyz789-s3cr3t/ HTTP/1.1" 302',
         "Authorization: Zoho-oauthtoken abc.def",
         "client_secret=s3cr3t&grant_type=refresh_token",
         "Bearer abcdef123456",

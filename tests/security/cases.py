@@ -123,14 +123,11 @@ CASES: dict[str, str] = {
     "MG-03": "Conversion at the wrong place",
 }
 
-_ISSUE_15 = "issue 15 (Go live): the production settings profile"
 _ISSUE_16 = "issue 16: {} do not exist yet"
 _ISSUE_17 = "issue 17 (migration): imports of legacy tokens do not exist yet"
 
 DEFERRED: dict[str, str] = {
     "BR-05": "issue 15 (Go live): which host serves /api/ is the reverse proxy's configuration",
-    "DP-01": f"{_ISSUE_15}: check --deploy runs against it in CI",
-    "DP-02": f"{_ISSUE_15}: HSTS is set there, once every subdomain is HTTPS",
     "DP-09": "outside the application: egress is allow-listed at the network layer",
     "DP-12": "outside the application: TLS to Postgres and the migration role are the server's",
     "DP-13": "outside the application: log shipping and retention are the host's",

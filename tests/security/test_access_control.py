@@ -4,6 +4,7 @@ import re
 import uuid
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.test import Client
@@ -172,7 +173,7 @@ def test_AC_01_revoking_another_users_grant_is_the_same_404_as_no_grant(
     attacker = Client(enforce_csrf_checks=True)
     attacker.force_login(bob)
     attacker.get(CONNECTIONS)  # Bob's own CSRF cookie
-    token = {"csrfmiddlewaretoken": attacker.cookies["csrftoken"].value}
+    token = {"csrfmiddlewaretoken": attacker.cookies[settings.CSRF_COOKIE_NAME].value}
     theirs = attacker.post(f"/connections/{connected.pk}/revoke/", token)
     unknown = attacker.post(f"/connections/{uuid.uuid4()}/revoke/", token)
     assert theirs.status_code == unknown.status_code == 404

@@ -5,6 +5,7 @@ dropped or a middleware that is removed fails here.
 """
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
@@ -55,13 +56,13 @@ def test_SC_03_session_and_csrf_cookies_are_httponly_samesite_and_secure(
     client: Client, alice: User
 ) -> None:
     login_page = client.get("/accounts/login/")
-    csrf = login_page.cookies["csrftoken"]
+    csrf = login_page.cookies[settings.CSRF_COOKIE_NAME]
     assert csrf["samesite"] == "Lax" and csrf["secure"]
     response = client.post(
         "/accounts/login/", {"username": alice.email, "password": PASSWORD}, secure=True
     )
     assert response.status_code == 302
-    session = response.cookies["sessionid"]
+    session = response.cookies[settings.SESSION_COOKIE_NAME]
     assert session["httponly"] and session["secure"]
     assert session["samesite"] == "Lax"
 

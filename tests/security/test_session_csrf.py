@@ -137,7 +137,7 @@ def test_SC_02_a_revoke_posted_from_a_foreign_origin_is_refused(connected, alice
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
     strict.get(CONNECTIONS)
-    token = {"csrfmiddlewaretoken": strict.cookies["csrftoken"].value}
+    token = {"csrfmiddlewaretoken": strict.cookies[settings.CSRF_COOKIE_NAME].value}
     url = f"/connections/{connected.pk}/revoke/"
     assert strict.post(url, token, headers={"Origin": "https://evil.example"}).status_code == 403
     connected.refresh_from_db()
