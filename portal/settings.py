@@ -182,6 +182,17 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 # Lets the token API's hot query run as a prepared statement (portal/api/caller.py); Django's
 # own cursors bind on the client and never prepare, whatever this says.
 DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
+
+# --- Behind PgBouncer (README "Scaling") ---
+# Transaction pooling gives each transaction whichever server connection is free: a cursor that
+# outlives its transaction (Django's server-side cursors, for .iterator()) cannot work, and a
+# statement prepared on one server connection is missing (or already there) on the next, unless
+# PgBouncer >= 1.21 tracks them (max_prepared_statements > 0).
+if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+if not env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None  # psycopg: never prepare
+# --- end PgBouncer ---
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

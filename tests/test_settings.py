@@ -39,6 +39,33 @@ def test_start_up_refuses_a_database_that_is_not_postgres():
     assert "PostgreSQL" in result.stderr
 
 
+def database_options(**overrides: str) -> str:
+    script = (
+        "import django; django.setup(); from django.conf import settings;"
+        "db = settings.DATABASES['default'];"
+        "print(db.get('DISABLE_SERVER_SIDE_CURSORS', False), db['OPTIONS']['prepare_threshold'])"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", **overrides}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+def test_behind_pgbouncer_transaction_pooling_cursors_and_prepared_statements_can_be_off():
+    """Server-side cursors and prepared statements break under PgBouncer's transaction
+    pooling (before 1.21); each has a switch, and both stay on by default."""
+    assert database_options() == "False 5"
+    pooled = database_options(DATABASE_TRANSACTION_POOLING="1", DATABASE_PREPARED_STATEMENTS="0")
+    assert pooled == "True None"
+
+
 @pytest.mark.parametrize(
     ("keys", "message"),
     [("", "TOKEN_ENCRYPTION_KEYS is empty"), ("not-a-key", "not a Fernet key")],

@@ -12,7 +12,7 @@ from django.core.checks import run_checks
 from django.test import Client, RequestFactory
 
 from accounts.audit import AuditContext
-from accounts.client_address import client_address
+from accounts.client_address import MOST_PROXY_HOPS, client_address
 
 PROXY = "10.0.0.1"
 
@@ -51,11 +51,48 @@ def test_SC_09_behind_a_trusted_proxy_the_rightmost_untrusted_hop_is_the_client(
 
 
 @pytest.mark.parametrize(
-    "forwarded", ["", "   ", "not-an-address", "198.51.100.7:443", "[2001:db8::1]", "1.2.3.4,"]
+    "forwarded", ["", "   ", ",", "not-an-address", "garbage, [nope]", "0.0.0.0", "224.0.0.1"]
 )
-def test_SC_09_a_malformed_header_falls_back_to_the_peer(settings, forwarded):
+def test_SC_09_a_header_with_no_client_address_falls_back_to_the_peer(settings, forwarded):
     settings.TRUSTED_PROXIES = [PROXY]
     assert address(PROXY, forwarded) == PROXY
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "client"),
+    [
+        ("198.51.100.7:443", "198.51.100.7"),  # Azure-style address:port
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("1.2.3.4,", "1.2.3.4"),
+        ("6.6.6.6, not-an-address, 198.51.100.7", "198.51.100.7"),
+        ("198.51.100.7, 2001:db8::9, fd00::2", "2001:db8::9"),  # IPv6 proxies are skipped too
+        ("64:ff9b::c633:6407", "198.51.100.7"),  # NAT64 is the IPv4 client
+    ],
+)
+def test_SC_09_ipware_reads_the_forms_proxies_write(settings, forwarded, client):
+    """Proxies append ``address:port`` or brackets; ipware reads them instead of giving up."""
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "fd00::/8"]
+    assert address(PROXY, forwarded) == client
+
+
+def test_SC_09_a_spoofed_header_from_an_untrusted_peer_is_never_read(settings):
+    """Whatever the header says (a trusted proxy, a neighbour, a long chain), an untrusted peer
+    is its own address; the same header from the proxy is believed."""
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    for forged in ["10.0.0.9", "198.51.100.8", "198.51.100.8, 10.0.0.9", "1.1.1.1:80"]:
+        assert address("192.0.2.5", forged) == "192.0.2.5"
+        assert address("::ffff:192.0.2.5", forged) == "192.0.2.5"
+    assert address(PROXY, "198.51.100.8") == "198.51.100.8"
+
+
+def test_SC_09_a_long_chain_of_trusted_looking_hops_is_walked_a_bounded_way(settings):
+    """A client that writes hundreds of proxy addresses gets at most ``MOST_PROXY_HOPS`` read,
+    and still cannot name an address outside the proxies' range."""
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    hops = [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(400)]
+    got = address(PROXY, ", ".join(["198.51.100.7", *hops]))
+    assert got == hops[-MOST_PROXY_HOPS]
 
 
 def test_SC_09_a_missing_header_from_a_trusted_proxy_is_the_proxy(settings):
