@@ -30,6 +30,8 @@ SANDBOX_DATABASE_NAME = "portal_bench_sandbox"  # the sandbox's, like Zoho's own
 LOOPBACK = "127.0.0.1"
 WORKERS = 2
 THREADS = 4  # per gthread worker
+BARE_SETTINGS = "bench.bare_app"  # a bare Django app: one JSON view, no middleware
+BARE_PATH = "/ping"
 
 
 @dataclass
@@ -222,12 +224,25 @@ def start_sandbox(env: dict[str, str], port: int) -> Service:
 
 def start_portal(env: dict[str, str], port: int, worker_class: str) -> Service:
     """The portal under gunicorn: two workers, ``sync`` or ``gthread``."""
-    argv = [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"{LOOPBACK}:{port}"]
+    return _start_gunicorn(f"portal-{worker_class}", "portal.wsgi", env, port, worker_class)
+
+
+def start_bare(env: dict[str, str], port: int, worker_class: str) -> Service:
+    """The bare Django app (``bench/bare_app.py``) under the same gunicorn settings."""
+    bare_env = {**env, "DJANGO_SETTINGS_MODULE": BARE_SETTINGS}
+    app = "django.core.wsgi:get_wsgi_application()"
+    return _start_gunicorn(f"bare-{worker_class}", app, bare_env, port, worker_class, BARE_PATH)
+
+
+def _start_gunicorn(
+    name: str, app: str, env: dict[str, str], port: int, worker_class: str, ready: str = ""
+) -> Service:
+    argv = [sys.executable, "-m", "gunicorn", app, "--bind", f"{LOOPBACK}:{port}"]
     argv += ["--workers", str(WORKERS), "--worker-class", worker_class, "--log-level", "warning"]
     if worker_class == "gthread":
         argv += ["--threads", str(THREADS)]
-    service = start(f"portal-{worker_class}", argv, env, port)
-    service.wait_ready("/api/v1/ping")
+    service = start(name, argv, env, port)
+    service.wait_ready(ready or "/api/v1/ping")
     return service
 
 

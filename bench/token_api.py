@@ -1,7 +1,9 @@
-"""``make bench``: the token API under gunicorn, side by side with a trivial JSON view.
+"""``make bench``: the token API under gunicorn, side by side with a bare Django app.
 
-(a) the hot path (``POST /api/v1/grants/{id}/access-token`` on a grant whose access token is
-fresh) and ``GET /api/v1/ping`` with wrk at 8 connections; (b) 200 callers at once on a grant
+(a) a bare Django app's one JSON view (``bench/bare_app.py``: no middleware, no database, the
+same gunicorn settings), then the portal's ``GET /api/v1/ping`` and its hot path
+(``POST /api/v1/grants/{id}/access-token`` on a grant whose access token is fresh), each with
+wrk at 8 connections; (b) 200 callers at once on a grant
 whose access token expired while the sandbox answers refreshes 200 ms late; (c) the peak RSS of
 each gunicorn worker. Everything is set up here and stopped again; results go to
 bench/RESULTS.md. Run as ``python -m bench.token_api`` from the project root.
@@ -53,8 +55,10 @@ class Bench:
 class HotPath:
     """(a) for one worker class, with what the database did meanwhile."""
 
+    bare: WrkResult
     ping: WrkResult
     hot: WrkResult
+    bare_cpu: CpuUse
     ping_cpu: CpuUse
     hot_cpu: CpuUse
     hot_requests: int  # every POST to the hot path: check, warm-up and measured run
@@ -64,6 +68,16 @@ class HotPath:
 
     @property
     def ratio(self) -> float:
+        """The hot path's throughput as a share of the bare app's (the target)."""
+        return self.hot.rps / self.bare.rps
+
+    @property
+    def p50_ratio(self) -> float:
+        """The hot path's p50 as a multiple of the bare app's (the target)."""
+        return self.hot.p50_ms / self.bare.p50_ms
+
+    @property
+    def ping_ratio(self) -> float:
         return self.hot.rps / self.ping.rps
 
 
@@ -146,9 +160,11 @@ def _measure(bench: Bench, worker_class: str, seconds: int) -> ClassRun:
 def _hot_path(
     bench: Bench, worker_class: str, seconds: int, settings_module: str = "portal.settings"
 ) -> HotPath:
-    """(a) on a server of its own, so its workers' database counters are complete at the end."""
+    """(a): the bare app first, on a server of its own, then the portal on another, so its
+    workers' database counters are complete at the end."""
     from django.db import connections
 
+    bare, bare_cpu = _bare(bench, worker_class, seconds)
     connections.close_all()  # only the portal's workers on the database from here
     refreshes_before, before = _refreshes(bench), bench.stats.snapshot()
     env = {**bench.env, "DJANGO_SETTINGS_MODULE": settings_module}
@@ -160,7 +176,33 @@ def _hot_path(
         portal.stop()
     activity = bench.stats.snapshot() - before
     refreshes = _refreshes(bench) - refreshes_before
-    return HotPath(ping, hot, ping_cpu, hot_cpu, hot_requests, activity, refreshes, rss.peaks)
+    return HotPath(
+        bare,
+        ping,
+        hot,
+        bare_cpu,
+        ping_cpu,
+        hot_cpu,
+        hot_requests,
+        activity,
+        refreshes,
+        rss.peaks,
+    )
+
+
+def _bare(bench: Bench, worker_class: str, seconds: int) -> tuple[WrkResult, CpuUse]:
+    """The bare Django app under the same gunicorn settings: checked, warmed up, measured."""
+    bare = servers.start_bare(bench.env, bench.portal_port, worker_class)
+    try:
+        url = f"{bare.base_url}{servers.BARE_PATH}"
+        _check(httpx2.get(url, timeout=10), "ok")
+        run_wrk("bare-warm-up", url, method="GET", seconds=WARM_UP_SECONDS, connections=CONNECTIONS)
+        _say(f"wrk: the bare app, {seconds} s at {CONNECTIONS} connections")
+        with metered(_process_groups(bench, bare)) as cpu:
+            result = run_wrk("bare", url, method="GET", seconds=seconds, connections=CONNECTIONS)
+    finally:
+        bare.stop()
+    return result, cpu
 
 
 def _ping_and_hot(

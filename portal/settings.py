@@ -70,6 +70,18 @@ MIDDLEWARE = [
     "portal.middleware.NoStoreForAuthenticatedMiddleware",
 ]
 
+# --- The API's lean path (portal/api/handler.py, served by portal/wsgi.py) ---
+# Requests under /api/ run through this list instead of MIDDLEWARE: a service-key call needs
+# no sessions, CSRF, messages or users, but keeps every header the API sends and the Host
+# check (CommonMiddleware). Middleware every answer needs goes into both lists.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+# --- end of the API's lean path ---
+
 # The Zoho sandbox (an emulator of Zoho Accounts and Desk) for development, demos and tests.
 # A system check refuses it with DEBUG off outside tests.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)

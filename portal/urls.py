@@ -33,9 +33,11 @@ portal_patterns = [
 ]
 
 urlpatterns = [
+    # First: the token API's hot path is resolved on every call, and the patterns before it
+    # were tried (and failed) each time; no other prefix overlaps "api/".
+    path("api/v1/", include("portal.api.urls")),
     path("", include((portal_patterns, "portal"))),
     path("accounts/", include("accounts.urls")),
-    path("api/v1/", include("portal.api.urls")),
     path("staff/", include("portal.staff.urls")),
     path("admin/login/", LOGIN_LIMIT(admin.site.login)),
     path("admin/", admin.site.urls),

@@ -5,12 +5,15 @@ from datetime import timedelta
 
 import httpx2
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from portal import wsgi
 from portal.api.keys import create_service_key, revoke_service_key
 from portal.models import TokenIssuance, ZohoGrant
 from tests.api_calls import auth, post_token
+from tests.wsgi_calls import call
 
 
 @pytest.mark.django_db
@@ -37,6 +40,35 @@ def test_BR_04_a_logged_in_browser_session_is_not_a_credential(client, make_gran
     client.force_login(alice)
     assert client.get(f"/api/v1/grants/{grant.pk}").status_code == 401
     assert post_token(client, grant, "").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_BR_04_on_the_api_path_a_session_cookie_or_csrf_token_changes_nothing(
+    make_grant, service_key, alice
+):
+    """portal.wsgi's ``/api/`` path runs no session or CSRF middleware: a signed-in browser's
+    cookies neither authenticate a call nor are needed, and no cookie comes back."""
+    grant = make_grant()
+    browser = Client()
+    browser.force_login(alice)
+    cookies = {"Cookie": f"sessionid={browser.cookies['sessionid'].value}; csrftoken={'c' * 32}"}
+    assert call(wsgi.application, "GET", "/connections/", headers=cookies).status == 200  # valid
+    url = f"/api/v1/grants/{grant.pk}/access-token"
+    for method in ("GET", "POST"):
+        path = url.removesuffix("/access-token") if method == "GET" else url
+        refused = call(wsgi.application, method, path, headers=cookies, body="{}")
+        assert refused.status == 401 and refused.header("Set-Cookie") is None
+    key = {"Authorization": f"Bearer {service_key}"}
+    plain = call(wsgi.application, "POST", url, headers=key, body="{}")
+    browserish = {**key, **cookies, "Origin": "https://evil.example", "X-CSRFToken": "wrong"}
+    with_cookies = call(wsgi.application, "POST", url, headers=browserish, body="{}")
+    assert plain.status == 200 and plain.json()["access_token"] == make_grant.access_token
+    assert (with_cookies.status, with_cookies.headers, with_cookies.body) == (
+        plain.status,
+        plain.headers,
+        plain.body,
+    )
+    assert with_cookies.header("Set-Cookie") is None and with_cookies.header("Vary") is None
 
 
 @pytest.mark.django_db

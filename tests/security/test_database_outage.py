@@ -18,9 +18,11 @@ from django.urls import path
 
 from accounts.models import User
 from portal import urls as portal_urls
+from portal import wsgi
 from portal.api.keys import create_service_key
 from portal.health import DATABASE_RETRY_AFTER_SECONDS
 from tests.conftest import GrantMaker
+from tests.wsgi_calls import call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOWHERE = "/nonexistent/desk-connect-no-server-here"
@@ -85,6 +87,26 @@ def test_db_06_the_api_answers_a_503_problem_then_recovers(make_grant: GrantMake
     after = ask()
     assert after.status_code == 200
     assert json.loads(after.content)["access_token"] == make_grant.access_token
+
+
+def test_db_06_the_lean_api_path_answers_a_503_problem_then_recovers(
+    make_grant: GrantMaker,
+) -> None:
+    """The same through portal.wsgi's ``/api/`` path (API_MIDDLEWARE), which production serves."""
+    grant = make_grant()
+    _, raw = create_service_key(name="outage")
+    url = f"/api/v1/grants/{grant.pk}/access-token"
+    key = {"Authorization": f"Bearer {raw}"}
+    with database_unreachable():
+        during = call(wsgi.application, "POST", url, headers=key, body="{}")
+    assert during.status == 503
+    assert during.header("Content-Type") == "application/problem+json"
+    assert during.header("Retry-After") == str(DATABASE_RETRY_AFTER_SECONDS)
+    assert during.header("Cache-Control") == "no-store"
+    assert during.json()["code"] == "service_unavailable"
+    _no_internals(during.body.decode())
+    after = call(wsgi.application, "POST", url, headers=key, body="{}")
+    assert after.status == 200 and after.json()["access_token"] == make_grant.access_token
 
 
 def test_db_06_healthz_says_unavailable() -> None:

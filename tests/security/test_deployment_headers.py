@@ -7,13 +7,17 @@ dropped or a middleware that is removed fails here.
 import pytest
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
 
 from accounts.models import User
 from portal import urls as portal_urls
+from portal import wsgi
 from tests.cast import PASSWORD
+from tests.conftest import GrantMaker
+from tests.wsgi_calls import Answer, call
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +54,54 @@ def test_DP_07_security_headers_on_pages_and_api(client: Client, alice: User) ->
         assert response["Referrer-Policy"] == "same-origin"
         assert "no-store" in response["Cache-Control"]
     assert client.get("/connections/")["X-Frame-Options"] == "DENY"
+
+
+def _answer(answer: Answer, *, drop: frozenset[str] = frozenset()) -> tuple[object, ...]:
+    headers = sorted((name, value) for name, value in answer.headers if name not in drop)
+    return answer.status, headers, answer.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_DP_07_the_api_path_sends_every_header_the_full_stack_sends(
+    make_grant: GrantMaker, service_key: str
+) -> None:
+    """The lean ``/api/`` path answers as the full middleware stack did, header for header,
+    minus ``Vary: Cookie``: the full stack consults the session on every answer, the lean
+    path has none, and its answers do not vary by cookie."""
+    grant = make_grant()
+    full_stack = WSGIHandler()  # MIDDLEWARE for every path, as portal.wsgi served before
+    key = {"Authorization": f"Bearer {service_key}"}
+    unknown = "00000000-0000-0000-0000-000000000000"
+    requests = [
+        ("POST", f"/api/v1/grants/{grant.pk}/access-token", key, "{}"),  # the hot path
+        ("POST", f"/api/v1/grants/{grant.pk}/access-token", key, "[nope"),  # 400
+        ("GET", f"/api/v1/grants/{grant.pk}/access-token", key, ""),  # 405
+        ("GET", f"/api/v1/grants/{grant.pk}", key, ""),
+        ("GET", "/api/v1/grants", key, ""),
+        ("GET", f"/api/v1/grants/{grant.pk}", {}, ""),  # 401
+        ("GET", f"/api/v1/grants/{unknown}", key, ""),  # 404 problem
+        ("GET", "/api/v1/no-such-endpoint", {}, ""),  # Django's 404 page
+        ("GET", "/api/v1/openapi.json", {}, ""),
+        ("GET", "/api/v1/ping", {}, ""),
+    ]
+    statuses = []
+    for method, url, headers, body in requests:
+        lean = call(wsgi.application, method, url, headers=headers, body=body)
+        full = call(full_stack, method, url, headers=headers, body=body)
+        assert full.header("Vary") == "Cookie" and lean.header("Vary") is None
+        assert _answer(lean) == _answer(full, drop=frozenset({"Vary"})), url
+        statuses.append(lean.status)
+    assert statuses == [200, 400, 405, 200, 200, 401, 404, 404, 200, 200]
+    token = call(wsgi.application, *requests[0][:2], headers=key, body="{}")
+    for name, value in [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cache-Control", "no-store"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]:
+        assert token.header(name) == value
+    assert "default-src 'self'" in (token.header("Content-Security-Policy") or "")
 
 
 def test_SC_03_session_and_csrf_cookies_are_httponly_samesite_and_secure(
