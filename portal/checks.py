@@ -109,3 +109,18 @@ def check_login_throttle(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return problems
+
+
+@register()
+def check_metrics_token(**kwargs: Any) -> list[CheckMessage]:
+    """A METRICS_TOKEN, when set, must be long enough to be a secret (short ones open nothing)."""
+    token = settings.METRICS_TOKEN
+    if token and len(token) < 32:
+        return [
+            Error(
+                "METRICS_TOKEN must be at least 32 characters (or unset: staff only).",
+                hint="python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                id="portal.E020",
+            )
+        ]
+    return []
