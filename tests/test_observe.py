@@ -279,3 +279,47 @@ def test_the_upkeep_page_shows_refreshes_by_data_centre_like_metrics(
     page = client.get("/staff/upkeep/").content.decode()
     for outcome in ("success", "failure"):
         assert f'<tr data-refreshes="eu-{outcome}"><td>EU</td><td>{outcome}</td><td>1</td>' in page
+
+
+MULTIPROCESS_SCRIPT = """
+import sys
+import django
+django.setup()
+from prometheus_client import generate_latest
+from portal.observe import metrics
+for _ in range(int(sys.argv[1])):
+    metrics.observe_request(route="api/v1/ping", method="GET", status=200, seconds=0.002)
+if sys.argv[2] == "render":
+    sys.stdout.write(generate_latest(metrics._request_registry()).decode())
+"""
+
+
+def test_request_counts_add_up_across_worker_processes(tmp_path):
+    """Under gunicorn (PROMETHEUS_MULTIPROC_DIR set) whichever process answers the scrape
+    reports every process's requests, those of processes already gone included."""
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DEBUG": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+
+    def run(count: int, mode: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", MULTIPROCESS_SCRIPT, str(count), mode],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    run(3, "count")
+    run(4, "count")
+    body = run(1, "render")
+    labels = {"route": "api/v1/ping", "method": "GET", "status": "200"}
+    assert figure(body, "deskconnect_http_requests_total", **labels) == 8
+    latency = "deskconnect_http_request_duration_seconds_count"
+    assert figure(body, latency, route="api/v1/ping", method="GET") == 8
