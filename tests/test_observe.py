@@ -205,6 +205,19 @@ def test_metrics_refuses_without_credentials(client, alice, staff, settings):
     assert b"deskconnect_grants" in client.get("/metrics").content
 
 
+def test_labels_stay_bounded_whatever_a_client_sends(client, settings):
+    """Invented methods and unknown paths fold into one label each; paths never appear."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    for n in range(3):
+        client.generic(f"BREW{n}", "/api/v1/ping")
+        client.get(f"/no-such-page-{n}/")
+    body = scrape(client)
+    assert "BREW" not in body and "no-such-page" not in body
+    assert figure(
+        body, "deskconnect_http_requests_total", route="api/v1/ping", method="other", status="405"
+    ) >= 3
+
+
 def test_a_short_metrics_token_opens_nothing(client, settings):
     settings.METRICS_TOKEN = "short"
     assert client.get("/metrics", headers={"Authorization": "Bearer short"}).status_code == 401

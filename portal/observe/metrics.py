@@ -51,10 +51,20 @@ LATENCY = Histogram(
 )
 
 
+# The labelled children, found once per (route, method, status): ``labels()`` takes a lock and
+# builds a key on every call, which is most of the cost on the token API's hot path.
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
     """Count one answered request (called by ``portal.observe.middleware``)."""
-    REQUESTS.labels(route, method, str(status)).inc()
-    LATENCY.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    children = _children.get(key)
+    if children is None:
+        children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method))
+        _children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def render() -> bytes:

@@ -18,6 +18,8 @@ from accounts.client_address import trusted_proxies
 from portal.observe import metrics
 
 HEADER = "X-Request-ID"
+# A client chooses the method: anything else is "other", or each invented one becomes a label.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestObservationMiddleware:
@@ -45,7 +47,7 @@ class RequestObservationMiddleware:
         response[HEADER] = rid
         metrics.observe_request(
             route=route_of(request),
-            method=request.method or "",
+            method=request.method if request.method in METHODS else "other",
             status=response.status_code,
             seconds=time.perf_counter() - started,
         )
