@@ -22,6 +22,7 @@ from tests.api_calls import post_token
 from tests.cast import GRANT_ACCESS_TOKEN, GRANT_REFRESH_TOKEN
 from tests.fake_smtp import FakeSMTP
 from tests.jobs import queued, run_jobs
+from tests.staff_permissions import client_for, give
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,6 +163,22 @@ def test_a_job_a_request_queues_carries_its_id_into_the_workers_log_lines(
     assert delivered and all(entry["request_id"] == rid for entry in delivered)
 
 
+def test_audit_rows_a_request_born_job_writes_carry_the_requests_id(
+    connected, make_user, behind_proxy
+):
+    """A staff bulk revocation: the request records and queues, the job revokes and audits."""
+    revoker = make_user("revoker@example.com", is_staff=True)
+    give(revoker, "view_all_grants", "revoke_any_grant")
+    data = {"grant": [str(connected.pk)], "reason": "offboarding", "confirm": "1"}
+    response = client_for(revoker).post(
+        "/staff/grants/revoke/", data, headers={"X-Request-ID": "bulk-revoke-9"}
+    )
+    assert response.status_code == 303 and response["X-Request-ID"] == "bulk-revoke-9"
+    run_jobs("portal.revoke_for_staff")
+    revoked = AuditEvent.objects.get(grant_id=connected.pk, action=AuditEvent.Action.REVOKED)
+    assert revoked.request_id == "bulk-revoke-9"
+
+
 def test_the_workers_own_lines_about_a_job_carry_the_jobs_request_id():
     """Procrastinate logs "Starting job …" outside the task, with the job in ``extra``."""
     record = logging.LogRecord("procrastinate.worker", logging.INFO, "", 0, "start", None, None)
@@ -213,9 +230,16 @@ def test_labels_stay_bounded_whatever_a_client_sends(client, settings):
         client.get(f"/no-such-page-{n}/")
     body = scrape(client)
     assert "BREW" not in body and "no-such-page" not in body
-    assert figure(
-        body, "deskconnect_http_requests_total", route="api/v1/ping", method="other", status="405"
-    ) >= 3
+    assert (
+        figure(
+            body,
+            "deskconnect_http_requests_total",
+            route="api/v1/ping",
+            method="other",
+            status="405",
+        )
+        >= 3
+    )
 
 
 def test_a_short_metrics_token_opens_nothing(client, settings):
