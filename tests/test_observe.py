@@ -360,3 +360,25 @@ def test_request_counts_add_up_across_worker_processes(tmp_path):
     assert figure(body, "deskconnect_http_requests_total", **labels) == 8
     latency = "deskconnect_http_request_duration_seconds_count"
     assert figure(body, latency, route="api/v1/ping", method="GET") == 8
+
+
+def test_an_unknown_log_format_stops_start_up():
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**environment, "LOG_FORMAT": "xml"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and 'LOG_FORMAT must be "text" or "json"' in result.stderr
+
+
+def test_a_short_metrics_token_is_reported_at_start_up(settings):
+    from portal.checks import check_metrics_token
+
+    settings.METRICS_TOKEN = "short"
+    assert [error.id for error in check_metrics_token()] == ["portal.E020"]
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    assert check_metrics_token() == []
