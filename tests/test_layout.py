@@ -47,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.models",
         "portal.api",  # service keys are the API's; staff pages list and revoke them
         "portal.upkeep",  # the upkeep report
+        "portal.observe",  # the request figures /metrics reports, on the upkeep page
     },
     "portal.tasks": {
         "accounts",  # the mail jobs

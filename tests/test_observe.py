@@ -318,6 +318,27 @@ def test_the_upkeep_page_shows_refreshes_by_data_centre_like_metrics(
         assert f'<tr data-refreshes="eu-{outcome}"><td>EU</td><td>{outcome}</td><td>1</td>' in page
 
 
+def test_the_upkeep_page_shows_the_request_counts_metrics_reports(client, settings, staff):
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    for _ in range(3):
+        client.get("/api/v1/ping")
+    body = scrape(client)
+    # Every method and status of the route: the page shows one row per route.
+    counted = sum(
+        float(line.rpartition(" ")[2])
+        for line in body.splitlines()
+        if line.startswith("deskconnect_http_requests_total{") and 'route="api/v1/ping"' in line
+    )
+    assert counted >= 3
+    staff.user_permissions.add(Permission.objects.get(codename="view_all_grants"))
+    client.force_login(staff)
+    page = client.get("/staff/upkeep/").content.decode()
+    assert (
+        f'<tr data-route="api/v1/ping"><td><code>api/v1/ping</code></td><td>{int(counted)}</td>'
+        in page
+    )
+
+
 MULTIPROCESS_SCRIPT = """
 import sys
 import django
