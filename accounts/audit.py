@@ -20,6 +20,7 @@ from django.db.models import QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 
+from accounts import request_id
 from accounts.client_address import client_address
 from accounts.models import REASON_WORDS, AuditEvent, User
 
@@ -95,7 +96,8 @@ def record_event(
     """Append one event.
 
     The grant's ``user_id`` names its owner, so staff can filter by owner without a join.
-    An explicit ``actor`` wins over the context's.
+    An explicit ``actor`` wins over the context's. The event keeps the id of the request or
+    job it is written in (``accounts.request_id``), if any.
     """
     detail = _checked_detail(detail or {})
     context = context or AuditContext()
@@ -114,6 +116,7 @@ def record_event(
         ip_address=context.ip_address,
         user_agent=context.user_agent,
         outcome=outcome,
+        request_id=request_id.current(),
     )
 
 

@@ -149,6 +149,9 @@ class AuditEvent(models.Model):
     # The portal user who owns the grant the event is about (no join needed to filter by it).
     owner_id = models.BigIntegerField(null=True, blank=True)
     owner_repr = models.CharField(max_length=254, blank=True, default="", db_default="")
+    # The request (or the job it queued) that wrote the event, to find its log lines; part of
+    # the chained hash when set (migration 0019), so it cannot be edited unseen either.
+    request_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     # Filled by the database's chain trigger; the defaults only stand in until it runs (with
     # the trigger disabled, a second insert then collides on seq 0 instead of going unchained).
     seq = models.BigIntegerField(db_default=0, unique=True, editable=False)

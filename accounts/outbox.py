@@ -25,6 +25,8 @@ from procrastinate.contrib.django import app
 from procrastinate.jobs import JobDeferrer
 from procrastinate.types import JSONValue
 
+from accounts import request_id
+
 logger = logging.getLogger(__name__)
 
 QUEUE = "mail"  # its own queue: a backlog of sweeps never delays a message
@@ -44,7 +46,7 @@ def send_later(*, kind: str, to: list[str], subject: str, text: str, html: str =
     """
     recipients: list[JSONValue] = list(to)
     return mail_task(SEND_MAIL).defer(
-        kind=kind, to=recipients, subject=subject, text=text, html=html
+        **request_id.tagged(kind=kind, to=recipients, subject=subject, text=text, html=html)
     )
 
 

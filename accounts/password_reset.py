@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts import outbox
+from accounts import outbox, request_id
 from accounts.models import User
 
 SUBJECT_TEMPLATE = "accounts/password_reset_subject.txt"
@@ -29,7 +29,7 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         for user in self.get_users(self.cleaned_data["email"]):
-            outbox.mail_task(outbox.SEND_PASSWORD_RESET).defer(user_id=user.pk)
+            outbox.mail_task(outbox.SEND_PASSWORD_RESET).defer(**request_id.tagged(user_id=user.pk))
 
 
 def send_reset_link(*, user_id: int) -> bool:

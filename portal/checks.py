@@ -200,3 +200,18 @@ def check_static_files_are_hashed(**kwargs: Any) -> list[CheckMessage]:
             id="portal.W020",
         )
     ]
+
+
+@register()
+def check_metrics_token(**kwargs: Any) -> list[CheckMessage]:
+    """A METRICS_TOKEN, when set, must be long enough to be a secret (short ones open nothing)."""
+    token = settings.METRICS_TOKEN
+    if token and len(token) < 32:
+        return [
+            Error(
+                "METRICS_TOKEN must be at least 32 characters (or unset: staff only).",
+                hint="python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                id="portal.E025",
+            )
+        ]
+    return []

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First in every middleware list (the API's too): binds the request id, times the request.
+    "portal.observe.middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,6 +77,7 @@ MIDDLEWARE = [
 # no sessions, CSRF, messages or users, but keeps every header the API sends and the Host
 # check (CommonMiddleware). Middleware every answer needs goes into both lists.
 API_MIDDLEWARE = [
+    "portal.observe.middleware.RequestObservationMiddleware",  # first, as in MIDDLEWARE
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -316,12 +319,37 @@ if STATICFILES_BACKEND == HASHED_STATIC_STORAGE:  # it serves what collectstatic
 # -- end of static files --------------------------------------------------------------------
 
 DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.log_filters.PortalExceptionReporterFilter"
+# --- Observability (portal/observe/): log format, request ids, /metrics -------------------
+# LOG_FORMAT: "text" (development default) or "json" (one object per line with time, level,
+# logger, message and request_id). Redaction (portal/log_filters.py) runs before either.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured('LOG_FORMAT must be "text" or "json".')
+# Bearer token a Prometheus scraper sends to /metrics (at least 32 characters); staff with
+# portal.view_all_grants may look without it. Unset: only staff.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Every job a request queues carries the request's id; the worker runs it under that id
+# (Procrastinate wants the callable itself here, not its dotted path).
+from accounts.request_id import bind_for_job  # noqa: E402
+
+PROCRASTINATE_WORKER_DEFAULTS = {"task_middleware": [bind_for_job]}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "portal.log_filters.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "portal.log_filters.RedactSecretsFilter"},
+        "request_id": {"()": "portal.observe.json_logs.RequestIdFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "portal.observe.json_logs.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_secrets", "request_id"],
+            "formatter": LOG_FORMAT,
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -332,3 +360,4 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+# --- end of observability ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.views.generic import RedirectView
 
 from accounts.urls import LOGIN_LIMIT
 from portal.api import views as api_views
+from portal.observe.views import metrics_view
 from portal.pages import errors, grant_views, views
 
 app_name = "portal"
@@ -39,6 +40,7 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("accounts/", include("accounts.urls")),
     path("staff/", include("portal.staff.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/login/", LOGIN_LIMIT(admin.site.login)),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico on pages that name no icon (the sandbox's, the admin's).

@@ -9,10 +9,13 @@ runs are run too, until the queue holds no runnable job of the names asked for.
 """
 
 from collections.abc import Iterable
+from types import SimpleNamespace
 
 from django.db import connection
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
+
+from accounts.request_id import bind_for_job
 
 MAX_ROUNDS = 1000  # a task that keeps deferring itself is a bug, not an endless test
 
@@ -42,7 +45,13 @@ def _run(job: ProcrastinateJob, *, raise_errors: bool) -> None:
     task = app.tasks[job.task_name]
     _set_status(job.pk, "doing")
     try:
-        task.func(**job.args)
+        # Through the worker's task middleware, as a worker would: under the job's request id.
+        kwargs = dict(job.args)
+        bind_for_job(
+            lambda: task.func(**kwargs),
+            SimpleNamespace(job=SimpleNamespace(task_kwargs=kwargs)),
+            None,
+        )
     except Exception:
         _set_status(job.pk, "failed")
         if raise_errors:

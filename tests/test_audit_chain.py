@@ -270,3 +270,31 @@ def test_an_owner_alert_sends_no_mail_while_the_audit_lock_is_held(settings, mak
     assert chain_lock_held()  # recorded: held until this (test) transaction ends
     assert LockCheckingMailBackend.held == []  # nothing was sent meanwhile
     assert [job.task_name for job in queued()] == [outbox.SEND_MAIL]
+
+
+def test_events_without_a_request_id_hash_as_before_request_ids_existed(five_events):
+    """Migration 0019 chains request_id only when set, so every older event keeps its hash."""
+    fields = import_module("accounts.migrations.0019_audit_event_request_id").FIELDS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM accounts_auditevent e WHERE e.hash = encode(sha256(convert_to("
+            f"e.prev_hash || jsonb_build_array({fields})::text, 'UTF8')), 'hex')"
+        )
+        assert cursor.fetchone()[0] == 5
+    assert "intact" in verify().lower()
+
+
+def test_a_request_id_is_chained_and_an_edit_of_it_is_found(five_events):
+    from accounts import request_id
+
+    with request_id.bound("req-1"):
+        event = record_event(action=Action.CHECKED)
+    event.refresh_from_db()
+    assert event.request_id == "req-1"
+    assert verify_chain().is_intact
+    tamper("UPDATE accounts_auditevent SET request_id = 'req-2' WHERE seq = %s", [event.seq])
+    report = verify_chain()
+    assert report.problem is not None and (report.problem.kind, report.problem.seq) == (
+        "edited",
+        event.seq,
+    )

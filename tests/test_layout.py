@@ -20,7 +20,11 @@ ALLOWED: dict[str, set[str]] = {
     "portal.middleware": set(),
     "portal.wsgi": {"portal.api"},  # /api/ is served by the API's own handler
     "portal.asgi": set(),
-    "portal.settings": {"portal.crypto", "portal.embedded_db"},
+    "portal.settings": {
+        "portal.crypto",
+        "portal.embedded_db",
+        "accounts",  # the request-id task middleware Procrastinate's worker settings name
+    },
     "portal.csp": {"portal.zoho"},
     "portal.checks": {"portal.crypto", "portal.zoho"},
     "portal.apps": {"portal.checks"},
@@ -43,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.models",
         "portal.api",  # service keys are the API's; staff pages list and revoke them
         "portal.upkeep",  # the upkeep report
+        "portal.observe",  # the request figures /metrics reports, on the upkeep page
     },
     "portal.tasks": {
         "accounts",  # the mail jobs
@@ -50,8 +55,10 @@ ALLOWED: dict[str, set[str]] = {
         "portal.upkeep",
         "portal.staff",  # staff bulk revocations run as jobs
     },
+    # request ids, JSON logs, /metrics (fleet figures from the upkeep report)
+    "portal.observe": {"accounts", "portal.models", "portal.upkeep"},
     "portal.admin": {"accounts", "portal.api", "portal.grants", "portal.models"},
-    "portal.urls": {"accounts", "portal.pages", "portal.api", "portal.staff"},
+    "portal.urls": {"accounts", "portal.pages", "portal.api", "portal.staff", "portal.observe"},
     "portal.management": {
         "accounts",
         "portal.api",

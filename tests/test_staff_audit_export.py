@@ -49,6 +49,8 @@ def test_csv_export_streams_every_column_oldest_first(auditor_client, alice, mak
     assert json.loads(first["detail"]) == {"dc": "eu"}
     assert first["created_at"].endswith("Z") and len(first["hash"]) == 64
     assert rows[1]["reason"] == "x" and rows[1]["prev_hash"] == first["hash"]
+    # The export's own event names the request that made it (to find its log lines).
+    assert rows[-1]["request_id"] == response["X-Request-ID"] and first["request_id"] == ""
 
 
 def test_jsonl_export_is_one_json_object_per_event(auditor_client, alice, make_grant):

@@ -181,3 +181,26 @@ def test_worker_killed_mid_revocation_is_finished_by_the_retry_without_double_st
     )
     assert actions.count("grant.revoke_requested") == 1 and actions.count("grant.revoked") == 1
     assert StaffRevocationItem.objects.get().outcome == "revoked"
+
+
+def test_a_worker_runs_a_request_born_job_under_the_requests_id(settings):
+    """The job's request id is no task argument, and the worker's lines about it carry it."""
+    import json
+
+    from accounts import request_id
+
+    with FakeSMTP(hanging=False) as smtp:
+        with request_id.bound("req-abc-1"):
+            job_id = outbox.send_later(
+                kind="test", to=["alice@example.com"], subject="Hi", text="B"
+            )
+        mail_server = {"EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}", "LOG_FORMAT": "json"}
+        worker = start_worker(settings, "tracer", **mail_server)
+        _, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err[-3000:]
+        assert smtp.received.wait(WAIT)
+    assert ProcrastinateJob.objects.get(pk=job_id).status == "succeeded"
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    about_the_job = [line for line in lines if line["request_id"] == "req-abc-1"]
+    loggers = {line["logger"] for line in about_the_job}
+    assert {"accounts.outbox", "procrastinate.worker"} <= loggers, lines

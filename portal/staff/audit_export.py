@@ -34,6 +34,7 @@ COLUMNS = {
     "detail": f"{_T}detail::text",
     "ip_address": f"host({_T}ip_address)",
     "user_agent": f"{_T}user_agent",
+    "request_id": f"{_T}request_id",  # to find the request's log lines
     "prev_hash": f"{_T}prev_hash",
     "hash": f"{_T}hash",
 }

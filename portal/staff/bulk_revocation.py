@@ -23,6 +23,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.types import JSONDict
 
+from accounts import request_id
 from accounts.audit import AuditContext
 from accounts.models import User
 from portal.grants import owner_alerts
@@ -62,7 +63,7 @@ def start_staff_revocation(
             _item(batch, position, target, now) for position, target in enumerate(targets)
         )
         jobs: list[JSONDict] = [
-            {"revocation_id": str(batch.pk), "grant_id": str(target.id)}
+            request_id.tagged(revocation_id=str(batch.pk), grant_id=str(target.id))
             for target in targets
             if not target.is_revoked
         ]

@@ -1,9 +1,13 @@
-"""What staff see of the background upkeep: last run of each periodic task, queue, outcomes."""
+"""What staff see of the background upkeep: last run of each periodic task, queue, outcomes.
+
+The same report feeds ``/metrics`` (``portal.observe.metrics``), so the staff page and the
+operator's dashboards never disagree about a figure.
+"""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from procrastinate.contrib.django.models import (
     ProcrastinateEvent,
     ProcrastinateJob,
@@ -17,6 +21,7 @@ from portal.upkeep.schedules import SCHEDULES
 
 FINISHED = ("succeeded", "failed", "aborted")
 LIVE_WORKER = timedelta(minutes=1)
+REFRESH_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,10 @@ class UpkeepReport:
     status_counts: dict[str, int]  # by status key (the staff overview's chart)
     # Data centres whose Zoho rejects the portal's own client (refreshes there are paused).
     client_rejections: list[Rejection] = field(default_factory=list)
+    # Refreshes recorded in the last hour: (data centre, outcome, count), by data centre.
+    refreshes_last_hour: list[tuple[str, str, int]] = field(default_factory=list)
+    # Jobs that failed for good and are kept by Procrastinate: (task name, count), by name.
+    failed_jobs: list[tuple[str, int]] = field(default_factory=list)
 
 
 def upkeep_report(*, now: datetime) -> UpkeepReport:
@@ -66,7 +75,29 @@ def upkeep_report(*, now: datetime) -> UpkeepReport:
         grants_by_status=sorted((labels.get(status, status), n) for status, n in statuses),
         status_counts=dict(statuses),
         client_rejections=rejected_data_centres(),
+        refreshes_last_hour=_refreshes(since=now - REFRESH_WINDOW),
+        failed_jobs=sorted(
+            ProcrastinateJob.objects.filter(status="failed")
+            .values_list("task_name")
+            .annotate(count=Count("id"))
+            .order_by()
+        ),
     )
+
+
+def _refreshes(*, since: datetime) -> list[tuple[str, str, int]]:
+    """Refresh outcomes by data centre (a failure is recorded once per new kind of error on a
+    grant, so a grant failing the same way again and again counts once)."""
+    actions = [AuditEvent.Action.REFRESHED, AuditEvent.Action.REFRESH_FAILED]
+    data_centre = ZohoGrant.objects.filter(pk=OuterRef("grant_id")).values("data_centre")[:1]
+    rows = (
+        AuditEvent.objects.filter(action__in=actions, created_at__gte=since)
+        .annotate(data_centre=Subquery(data_centre))
+        .values_list("data_centre", "outcome")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return sorted((dc or "unknown", str(outcome), n) for dc, outcome, n in rows)
 
 
 def _task_run(name: str) -> TaskRun:

@@ -138,7 +138,7 @@ def test_the_reset_job_holds_only_the_user_id_and_its_mail_a_working_link(client
         assert smtp.connections == 0  # the request only queued the job
         [job] = queued()
         assert (job.task_name, job.queue_name) == (outbox.SEND_PASSWORD_RESET, "mail")
-        assert job.args == {"user_id": alice.pk}
+        assert job.args == {"user_id": alice.pk, "request_id": response["X-Request-ID"]}
         run_jobs(outbox.SEND_PASSWORD_RESET)
         assert smtp.received.wait(WAIT)
     [message] = smtp.messages

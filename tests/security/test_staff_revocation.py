@@ -67,7 +67,8 @@ def test_the_request_only_records_and_defers_and_the_jobs_revoke(
     assert set(ZohoGrant.objects.values_list("status", flat=True)) == {"active"}
     jobs = queued(REVOKE_JOB)
     assert len(jobs) == 2 and not AuditEvent.objects.filter(action__startswith="grant.revoke")
-    assert all(set(job.args) == {"revocation_id", "grant_id"} for job in jobs)
+    # Ids only, and the confirming request's id (a log correlation id, no secret).
+    assert all(set(job.args) == {"revocation_id", "grant_id", "request_id"} for job in jobs)
     assert GRANT_REFRESH_TOKEN not in str([job.args for job in jobs])
     before = client_for(revoker).get(url).content.decode()
     assert "0 of 2 done" in before and refreshes(before) and "Waiting for the worker" in before
