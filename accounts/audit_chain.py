@@ -26,35 +26,32 @@ from django.db.backends.utils import CursorWrapper
 GENESIS = "0" * 64
 
 # One batch of the walk: the next events after ``after`` (up to ``last``, where the walk
-# started), each compared with its predecessor (the previous batch's last event for the first),
-# then the batch's size and last event, and its first problem if it has one.
-_BATCH = """
-WITH batch AS (
+# started), each compared with its predecessor (the previous batch's last event for the first).
+# One pass, nothing materialised: the batch query only counts and finds the first problem's
+# seq; the rare problem is then read again with its details.
+_CHAIN = """
+SELECT b.*,
+       coalesce(lag(b.seq) OVER w, %(before_seq)s::bigint) AS before_seq,
+       coalesce(lag(b.hash) OVER w, %(before_hash)s) AS before_hash
+FROM (
     SELECT e.seq, e.id, e.hash, e.prev_hash, accounts_auditevent_digest(e.prev_hash, e) AS digest
     FROM accounts_auditevent e
     WHERE e.seq > %(after)s AND e.seq <= %(last)s
     ORDER BY e.seq
     LIMIT %(size)s
-), chain AS (
-    SELECT b.*,
-           coalesce(lag(b.seq) OVER w, %(before_seq)s::bigint) AS before_seq,
-           coalesce(lag(b.hash) OVER w, %(before_hash)s) AS before_hash
-    FROM batch b
-    WINDOW w AS (ORDER BY b.seq)
-)
-SELECT (SELECT count(*) FROM batch), last.seq, last.hash,
-       p.seq, p.id, p.hash, p.prev_hash, p.digest, p.before_seq, p.before_hash
-FROM (SELECT 1) one
-LEFT JOIN (SELECT seq, hash FROM batch ORDER BY seq DESC LIMIT 1) last ON true
-LEFT JOIN (
-    SELECT * FROM chain
-    WHERE seq <> coalesce(before_seq + 1, 1)
-       OR digest <> hash
-       OR prev_hash <> coalesce(before_hash, %(genesis)s)
-    ORDER BY seq
-    LIMIT 1
-) p ON true
+) b
+WINDOW w AS (ORDER BY b.seq)
 """
+_WRONG = """(c.seq <> coalesce(c.before_seq + 1, 1) OR c.digest <> c.hash
+             OR c.prev_hash <> coalesce(c.before_hash, %(genesis)s))"""
+_BATCH = (
+    "SELECT count(*), max(c.seq), min(c.seq) "  # noqa: S608 (constants)
+    f"FILTER (WHERE {_WRONG}) FROM ({_CHAIN}) c"
+)
+_PROBLEM = (
+    "SELECT c.seq, c.id, c.hash, c.prev_hash, c.digest, c.before_seq, c.before_hash "  # noqa: S608
+    f"FROM ({_CHAIN}) c WHERE c.seq = %(problem)s"
+)
 
 _SUMMARY = """
 SELECT count(*), max(seq),
@@ -114,15 +111,17 @@ def _walk(
         params: dict[str, int | str | None] = {"after": after, "last": last, "size": BATCH_SIZE}
         params |= {"before_seq": before_seq, "before_hash": before_hash, "genesis": GENESIS}
         cursor.execute(_BATCH, params)
-        count, batch_seq, batch_hash, *problem = cursor.fetchone()
+        count, batch_seq, problem = cursor.fetchone()
         done += count
         step(done)
-        if problem[0] is not None:
-            return _classify(cursor, tuple(problem))
+        if problem is not None:
+            cursor.execute(_PROBLEM, {**params, "problem": problem})
+            return _classify(cursor, cursor.fetchone())
         if count < BATCH_SIZE:
             return None
+        cursor.execute("SELECT hash FROM accounts_auditevent WHERE seq = %s", [batch_seq])
         after = before_seq = batch_seq
-        before_hash = batch_hash
+        before_hash = cursor.fetchone()[0]
     return None
 
 
