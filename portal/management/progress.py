@@ -66,6 +66,8 @@ class Bar:
         if self._bar is not None:
             self._bar.update(step)
             return
+        if self.total is not None and done >= self.total:
+            return  # the summary line says it, with a rate that means something
         now = self._clock()
         if now - self._last_line >= self._every_seconds or self._crossed_a_mark():
             self._last_line = now
