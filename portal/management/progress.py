@@ -16,6 +16,7 @@ Both end with one summary line. Everything goes to the command's stderr, so stdo
 the result (``verify_audit``'s anchor, a new service key) for scripts and for cron's mail.
 """
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any, Self
@@ -25,6 +26,7 @@ from tqdm import tqdm
 
 EVERY_SECONDS = 10.0
 EVERY_PERCENT = 10.0
+FALLBACK_WIDTH = 80
 
 
 class Bar:
@@ -48,8 +50,14 @@ class Bar:
         self._next_percent = every_percent
         self._bar: tqdm[Any] | None = None
         if out.isatty():
+            width = _width(out)
             self._bar = tqdm(
-                total=total, desc=label, unit=f" {unit}", file=_Unstyled(out), dynamic_ncols=True
+                total=total,
+                desc=label,
+                unit=f" {unit}",
+                file=_Unstyled(out),
+                ncols=width,
+                dynamic_ncols=width is None,
             )
 
     def advance(self, count: int = 1) -> None:
@@ -164,6 +172,15 @@ class _Unstyled:
 
     def __getattr__(self, name: str) -> object:  # encoding, fileno: tqdm sizes the bar with them
         return getattr(self._out, name)
+
+
+def _width(out: OutputWrapper) -> int | None:
+    """None (the bar follows the terminal's width) unless the terminal has no size, as a
+    pseudo-terminal made by ``script`` or ``docker exec -t`` may not: tqdm would draw nothing."""
+    try:
+        return None if os.get_terminal_size(out.fileno()).columns > 0 else FALLBACK_WIDTH
+    except (OSError, ValueError):
+        return FALLBACK_WIDTH
 
 
 def _unstyled(text: str) -> str:
