@@ -4,8 +4,10 @@ Tampering needs what only the table's owner or a superuser has (here, the test r
 triggers switched off. Each test does it inside its own transaction, which is rolled back.
 """
 
+import re
 from datetime import timedelta
 from importlib import import_module
+from io import StringIO
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
@@ -14,7 +16,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from accounts import outbox
+from accounts import audit_chain, outbox
 from accounts.audit import record_event
 from accounts.audit_chain import GENESIS, verify_chain
 from accounts.models import AuditEvent
@@ -47,17 +49,15 @@ def tamper(sql: str, params: list | None = None) -> None:
         cursor.execute("SET LOCAL session_replication_role = origin")
 
 
-def verify(*args: str) -> str:
-    from io import StringIO
-
+def verify(*args: str, stderr: StringIO | None = None) -> str:
     out = StringIO()
-    call_command("verify_audit", *args, stdout=out)
+    call_command("verify_audit", *args, stdout=out, stderr=stderr or StringIO())
     return out.getvalue()
 
 
-def broken(*args: str) -> str:
+def broken(*args: str, stderr: StringIO | None = None) -> str:
     with pytest.raises(CommandError) as failure:
-        verify(*args)
+        verify(*args, stderr=stderr)
     return str(failure.value)
 
 
@@ -130,6 +130,50 @@ def test_verify_audit_summarises_an_intact_chain(five_events):
     last = AuditEvent.objects.get(seq=5)
     assert verify() == f"audit chain intact: 5 events checked, last seq 5, last hash {last.hash}\n"
     assert verify("--anchor", f"5:{last.hash}").startswith("audit chain intact")
+
+
+def test_verify_audit_shows_its_progress_on_stderr_a_batch_at_a_time(five_events, monkeypatch):
+    """Not on a terminal: a plain line per batch here (each is another 20 % of the log; the last
+    one's is the summary); stdout keeps only the result, for scripts."""
+    AuditEvent.objects.bulk_create(AuditEvent(action=Action.CHECKED) for _ in range(5))
+    monkeypatch.setattr(audit_chain, "BATCH_SIZE", 2)
+    progress = StringIO()
+    assert verify(stderr=progress).startswith("audit chain intact: 10 events checked")
+    lines = progress.getvalue().splitlines()
+    assert [line.split(", ")[0] for line in lines[:-1]] == [
+        f"verify_audit: {done}/10 events ({done * 10}%)" for done in (2, 4, 6, 8)
+    ]
+    assert all(re.search(r", [\d.,]+/s, about [\d.]+ s left$", line) for line in lines[:-1])
+    assert re.fullmatch(r"verify_audit: 10 events in [\d.]+ s \([\d.,]+/s\)", lines[-1])
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 4])
+def test_verify_audit_finds_problems_across_batch_boundaries(five_events, monkeypatch, batch_size):
+    """Each batch's first event is compared with the previous batch's last: a problem on a
+    boundary is found as in one pass, and the walk stops at the batch that holds it."""
+    monkeypatch.setattr(audit_chain, "BATCH_SIZE", batch_size)
+    with transaction.atomic():
+        tamper("DELETE FROM accounts_auditevent WHERE seq = 3")
+        assert "seq 3 missing before seq 4" in broken()
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        tamper("UPDATE accounts_auditevent SET seq = -seq WHERE seq IN (2, 3)")
+        tamper(
+            "UPDATE accounts_auditevent SET seq = CASE seq WHEN -2 THEN 3 ELSE 2 END WHERE seq < 0"
+        )
+        assert "(reordered)" in broken()
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        tamper("DELETE FROM accounts_auditevent WHERE seq = 3")
+        tamper("UPDATE accounts_auditevent SET seq = seq - 1 WHERE seq > 3")
+        problem = verify_chain().problem
+        assert problem is not None and (problem.kind, problem.seq) == ("broken_link", 3)
+        transaction.set_rollback(True)
+    tamper("UPDATE accounts_auditevent SET outcome = 'failure' WHERE seq = 2")
+    stopped = StringIO()
+    assert "event seq 2 " in broken(stderr=stopped)
+    walked = -(-2 // batch_size) * batch_size  # up to the end of the batch holding seq 2
+    assert f"verify_audit: {walked} of 5 events in" in stopped.getvalue()
 
 
 def test_verify_audit_passes_on_an_empty_log():

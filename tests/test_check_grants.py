@@ -1,5 +1,6 @@
 """`manage.py check_grants`: the health check by hand, through the same code."""
 
+import re
 from io import StringIO
 
 import pytest
@@ -22,17 +23,25 @@ def two_grants(portal, alice, settings):
     return {grant.zoho_user_id: grant for grant in grants}
 
 
-def run(*args):
+def run(*args, stderr=None):
     out = StringIO()
-    call_command("check_grants", *args, stdout=out)
+    call_command("check_grants", *args, stdout=out, stderr=stderr or StringIO())
     return out.getvalue()
 
 
 def test_due_grants_are_checked_with_progress_and_a_summary(sandbox, two_grants):
+    """Progress goes to stderr (here not a terminal: a plain line at 50 %, then the summary),
+    the count and the summary to stdout."""
     sandbox.revoke_user_grants(US)
-    output = run()
+    progress = StringIO()
+    output = run(stderr=progress)
     assert "2 grant(s) to check" in output
-    assert "[" + "#" * 30 + "] 2/2" in output
+    lines = progress.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert re.fullmatch(
+        r"check_grants: 1/2 grants \(50%\), [\d.,]+/s, about [\d.]+ s left", lines[0]
+    )
+    assert re.fullmatch(r"check_grants: 2 grants in [\d.]+ s \([\d.,]+/s\)", lines[1])
     assert output.rstrip().endswith("checked: 2  healthy: 1  needs reconnect: 1  trouble: 0")
     assert ZohoGrant.objects.get(pk=two_grants[US].pk).status == "needs_reconnect"
     assert run("--due").rstrip().endswith("checked: 0  healthy: 0  needs reconnect: 0  trouble: 0")

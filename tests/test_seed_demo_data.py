@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 FROZEN = "2026-11-01 12:00:00Z"
 
 
-def seed(*args: str) -> str:
+def seed(*args: str, stderr: StringIO | None = None) -> str:
     out = StringIO()
-    call_command("seed_demo_data", *args, stdout=out, stderr=StringIO())
+    call_command("seed_demo_data", *args, stdout=out, stderr=stderr or StringIO())
     return out.getvalue()
 
 
@@ -55,6 +55,28 @@ def test_a_small_run_has_every_status_data_centre_and_many_actions(debug, settin
     assert any(not email.isascii() for email in User.objects.values_list("last_name", flat=True))
     assert ZohoGrant.objects.exclude(warning="").exists()
     assert "grants: 300" in output and "events: 2,000" in output
+
+
+def test_progress_goes_to_stderr_stage_by_stage(debug):
+    """Not on a terminal: COPY reports every 5,000 rows, so 20,000 events give a line at each
+    quarter (at the last, the summary); each stage ends with its summary line, and stdout keeps
+    only the command's own summary."""
+    progress = StringIO()
+    output = seed("--grants", "30", "--events", "20000", stderr=progress)
+    assert "events: 20,000" in output and "seed_demo_data" not in output
+    lines = progress.getvalue().splitlines()
+    assert [line.split(", ")[0] for line in lines if "%)" in line] == [
+        "seed_demo_data: 5,000/20,000 events (25%)",
+        "seed_demo_data: 10,000/20,000 events (50%)",
+        "seed_demo_data: 15,000/20,000 events (75%)",
+    ]
+    summaries = [line for line in lines if " in " in line]
+    assert [line.split(" in ")[0] for line in summaries] == [
+        "seed_demo_data: 10 users",
+        "seed_demo_data: 30 grants",
+        "seed_demo_data: 20,000 events",
+    ]
+    assert all(line.endswith("/s)") for line in summaries)
 
 
 def test_grants_are_consistent_with_their_status(debug):

@@ -5,8 +5,12 @@ refresh or revoke running at the same time never sees a half-rotated row, and a 
 is stopped part-way can simply be started again. Grants and the refresh tokens held for
 revocation (``OrphanedToken``) are both rotated: a held token left under a retired key could
 never be revoked at Zoho.
+
+Both take an optional ``progress(stage, done, total)`` callback, called after every row (the
+command draws it; see ``portal/management/progress.py``).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,6 +22,7 @@ from portal.models import OrphanedToken, ZohoGrant
 
 TOKEN_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 ORPHAN_FIELDS = ("token_encrypted",)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 class RotationOutcome(StrEnum):
@@ -42,27 +47,34 @@ class RotationReport:
                 self.unreadable += 1
 
 
-def rotate_grant_tokens() -> RotationReport:
+def rotate_grant_tokens(*, progress: Progress | None = None) -> RotationReport:
     """Rewrite every grant's ciphertext with the newest key; count what could not be read."""
     has_token = Q(refresh_token_encrypted__isnull=False) | Q(access_token_encrypted__isnull=False)
-    return _rotate_rows(ZohoGrant.objects.filter(has_token), TOKEN_FIELDS)
+    rows = ZohoGrant.objects.filter(has_token)
+    return _rotate_rows(rows, TOKEN_FIELDS, stage="grants", progress=progress)
 
 
-def rotate_orphaned_tokens() -> RotationReport:
+def rotate_orphaned_tokens(*, progress: Progress | None = None) -> RotationReport:
     """Rewrite every held token (waiting for revocation at Zoho) with the newest key."""
-    return _rotate_rows(OrphanedToken.objects.all(), ORPHAN_FIELDS)
+    rows = OrphanedToken.objects.all()
+    return _rotate_rows(rows, ORPHAN_FIELDS, stage="held tokens", progress=progress)
 
 
-def _rotate_rows(rows: models.QuerySet, fields: tuple[str, ...]) -> RotationReport:
+def _rotate_rows(
+    rows: models.QuerySet, fields: tuple[str, ...], *, stage: str, progress: Progress | None
+) -> RotationReport:
     """One row at a time: lock it, re-read it, rewrite its stale ciphertexts, commit."""
     report = RotationReport()
-    for pk in rows.values_list("pk", flat=True).iterator():
+    step = progress or (lambda stage, done, total: None)
+    total = rows.count()
+    step(stage, 0, total)
+    for done, pk in enumerate(rows.values_list("pk", flat=True).iterator(), start=1):
         with transaction.atomic():
             row = rows.model.objects.select_for_update().only("pk", *fields).filter(pk=pk).first()
-            if row is None:  # a held token revoked meanwhile: nothing left to rotate
-                continue
-            outcome = _rotate_row(row, fields)
-        report.add(outcome)
+            outcome = _rotate_row(row, fields) if row is not None else None
+        if outcome is not None:  # None: a held token revoked meanwhile, nothing left to rotate
+            report.add(outcome)
+        step(stage, done, max(total, done))
     return report
 
 

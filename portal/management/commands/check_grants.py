@@ -1,23 +1,21 @@
 """Run the background health check by hand, synchronously, through the same code."""
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from portal.management.progress import Bar
 from portal.models import ZohoGrant
 from portal.upkeep import sweeps
-
-BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
     help = (
         "Check grants now (a fresh token through the token service, then Desk's organizations) "
         "and print a summary. Default: the grants that are due; --all: every live grant; "
-        "--grant ID: one grant."
+        "--grant ID: one grant. Progress goes to stderr."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,9 +32,8 @@ class Command(BaseCommand):
                 sweeps.make_all_due()
             total = sweeps.due_for_check(now=timezone.now()).count()
             self.stdout.write(f"{total} grant(s) to check")
-            summary = sweeps.check_due_grants(on_checked=self._progress(total))
-            if total:
-                self.stdout.write("")
+            with Bar(self.stderr, label="check_grants", unit="grants", total=total) as bar:
+                summary = sweeps.check_due_grants(on_checked=lambda outcome: bar.advance())
         self.stdout.write(
             f"checked: {summary.checked}  healthy: {summary.healthy}  "
             f"needs reconnect: {summary.needs_reconnect}  trouble: {summary.trouble}"
@@ -56,16 +53,3 @@ class Command(BaseCommand):
         except sweeps.NotCheckable:
             raise CommandError(f"Grant {grant_id} is neither active nor in trouble.") from None
         return summary
-
-    def _progress(self, total: int) -> Callable[[sweeps.CheckOutcome], None]:
-        done = 0
-
-        def step(outcome: sweeps.CheckOutcome) -> None:
-            nonlocal done
-            done += 1
-            filled = BAR_WIDTH * min(done, total) // max(total, 1)
-            bar = "#" * filled + "." * (BAR_WIDTH - filled)
-            self.stdout.write(f"\r[{bar}] {done}/{total}", ending="")
-            self.stdout.flush()
-
-        return step

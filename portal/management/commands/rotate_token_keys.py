@@ -5,18 +5,20 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.grants.key_rotation import RotationReport, rotate_grant_tokens, rotate_orphaned_tokens
+from portal.management.progress import Stages
 
 
 class Command(BaseCommand):
     help = (
         "Re-encrypt stored tokens (grants, and refresh tokens held for revocation at Zoho) with "
         "the first key of TOKEN_ENCRYPTION_KEYS. Safe to stop and run again. Retire an old key "
-        "only after a run reports no unreadable rows."
+        "only after a run reports no unreadable rows. Progress goes to stderr."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        grants = rotate_grant_tokens()
-        held = rotate_orphaned_tokens()
+        with Stages(self.stderr, label="rotate_token_keys") as progress:
+            grants = rotate_grant_tokens(progress=progress)
+            held = rotate_orphaned_tokens(progress=progress)
         self.stdout.write(f"grants: {_counts(grants)}")
         self.stdout.write(f"held for revocation: {_counts(held)}")
         if grants.unreadable or held.unreadable:

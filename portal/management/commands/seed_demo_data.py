@@ -1,6 +1,5 @@
 """Fill the database with demo users, grants and audit events (development and benchmarks)."""
 
-import sys
 import time
 from collections import Counter
 from typing import Any
@@ -11,9 +10,8 @@ from django.db import connection, transaction
 
 from accounts.models import AuditEvent, User
 from portal.demo import seed
+from portal.management.progress import Stages
 from portal.models import ZohoGrant
-
-BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
@@ -43,12 +41,12 @@ class Command(BaseCommand):
                 "The database already holds grants or audit events; use --append to add more."
             )
         started = time.perf_counter()
-        with transaction.atomic():
+        with transaction.atomic(), Stages(self.stderr, label="seed_demo_data") as progress:
             summary = seed.seed_demo_data(
                 grants=options["grants"],
                 events=options["events"],
                 seed=options["seed"],
-                progress=self._progress,
+                progress=progress,
             )
         self._tidy()
         seconds = time.perf_counter() - started
@@ -61,13 +59,6 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             for model in (User, ZohoGrant, AuditEvent):
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
-
-    def _progress(self, stage: str, done: int, total: int) -> None:
-        filled = BAR_WIDTH * min(done, total) // max(total, 1)
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r{stage:>6} [{bar}] {done:,}/{total:,}{end}")
-        sys.stderr.flush()
 
     def _summary(self, summary: seed.SeedSummary, seconds: float) -> str:
         def counts(counter: Counter[str]) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.audit_chain import verify_chain
+from portal.management.progress import Stages
 
 
 def _anchor(text: str) -> tuple[int, str]:
@@ -18,7 +19,8 @@ def _anchor(text: str) -> tuple[int, str]:
 class Command(BaseCommand):
     help = (
         "Recompute the audit log's hash chain in the database and report the first gap "
-        "(deletion), edited event, reordering or broken link. Exit status 1 on a problem."
+        "(deletion), edited event, reordering or broken link. Exit status 1 on a problem. "
+        "Progress goes to stderr."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,7 +32,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         anchor = _anchor(options["anchor"]) if options["anchor"] else None
-        report = verify_chain(anchor=anchor)
+        with Stages(self.stderr, label="verify_audit") as progress:
+            report = verify_chain(anchor=anchor, progress=progress)
         if report.problem is not None:
             raise CommandError(
                 f"audit chain broken ({report.problem.kind}): {report.problem.message}"
