@@ -86,5 +86,26 @@ logconfig_dict = {
     },
 }
 
+
+def on_starting(server: Any) -> None:
+    """Start every run with an empty PROMETHEUS_MULTIPROC_DIR: counts of an earlier run's
+    processes would otherwise be added to this run's (prometheus_client's multiprocess mode)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker that exited keeps its counts, but its live gauges are dropped."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 # Reloads and stops come from systemd as signals (HUP, TERM); no control socket is written.
 control_socket_disable = True

@@ -110,3 +110,18 @@ def test_gunicorn_runs_one_gthread_worker_per_cpu_unless_told_otherwise(monkeypa
     assert config["workers"] == config["CPUS"] == len(os.sched_getaffinity(0))
     assert config["threads"] == 4
     assert gunicorn_config(WEB_CONCURRENCY="3", GUNICORN_THREADS="8")["workers"] == 3
+
+
+def test_each_gunicorn_run_starts_with_empty_metrics_counts(tmp_path, monkeypatch):
+    """The web unit gives gunicorn a private PROMETHEUS_MULTIPROC_DIR; gunicorn empties it before
+    the first worker starts, so an earlier run's request counts are not added to this run's."""
+    unit = (ROOT / "deploy" / "systemd" / "desk-connect-web.service").read_text()
+    assert "RuntimeDirectory=desk-connect" in unit
+    assert "Environment=PROMETHEUS_MULTIPROC_DIR=/run/desk-connect/metrics" in unit
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_1234.db").write_bytes(b"an earlier run's counts")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    config["on_starting"](None)
+    assert directory.is_dir() and list(directory.iterdir()) == []
