@@ -25,21 +25,12 @@ from bench import chaos_kills, chaos_report, report, servers
 from bench.chaos_load import LoadSummary, drive, duplicate_refreshes, summarize
 from bench.fixtures import create_bulk_grants
 from bench.results import publish
+from bench.workers import QUIET_SCHEDULES
 
 CHAOS_PGDATA = servers.ROOT / ".var" / "chaos-pgdata"
 NAMES = ("portal_chaos", "portal_chaos_sandbox")
 SANDBOX_ALIAS = "sandbox"
 GRANTS = 32
-QUIET_SCHEDULES = {  # the workers run only the jobs this run defers
-    name: ""
-    for name in (
-        "UPKEEP_CHECK_SCHEDULE",
-        "UPKEEP_REVOKE_SCHEDULE",
-        "UPKEEP_PURGE_SCHEDULE",
-        "UPKEEP_ALERT_SCHEDULE",
-        "UPKEEP_STALLED_JOBS_SCHEDULE",
-    )
-}
 ENVIRONMENT = {
     **QUIET_SCHEDULES,
     "UPKEEP_STALLED_AFTER_SECONDS": "2",  # a dead worker's job is stalled after 2 s

@@ -22,20 +22,9 @@ from bench.cpu import CpuUse, sampled
 from bench.fixtures import create_bulk_grants
 from bench.results import publish
 from bench.sweep_report import render
-from bench.workers import DATA_CENTRES, start_worker
+from bench.workers import DATA_CENTRES, QUIET_SCHEDULES, start_worker
 
 SANDBOX_ALIAS = "sandbox"
-# The workers run only the jobs this bench defers: every periodic task is off.
-QUIET_SCHEDULES = {
-    name: ""
-    for name in (
-        "UPKEEP_CHECK_SCHEDULE",
-        "UPKEEP_REVOKE_SCHEDULE",
-        "UPKEEP_PURGE_SCHEDULE",
-        "UPKEEP_ALERT_SCHEDULE",
-        "UPKEEP_STALLED_JOBS_SCHEDULE",
-    )
-}
 SWEEP_TIMEOUT = timedelta(minutes=30)
 
 

@@ -4,6 +4,18 @@ import sys
 
 from bench.servers import Service, start
 
+# The workers run only the jobs a bench defers: every periodic task is off.
+QUIET_SCHEDULES = {
+    name: ""
+    for name in (
+        "UPKEEP_CHECK_SCHEDULE",
+        "UPKEEP_REVOKE_SCHEDULE",
+        "UPKEEP_PURGE_SCHEDULE",
+        "UPKEEP_ALERT_SCHEDULE",
+        "UPKEEP_STALLED_JOBS_SCHEDULE",
+    )
+}
+
 DATA_CENTRES = ["us", "eu", "in", "au", "jp", "cn", "ca", "sa", "uk"]
 
 
