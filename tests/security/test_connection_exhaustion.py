@@ -23,6 +23,7 @@ from django.test import Client
 from accounts.models import User
 from portal.api.keys import create_service_key
 from portal.health import DATABASE_RETRY_AFTER_SECONDS, is_database_outage
+from tests.api_calls import post_token
 from tests.conftest import GrantMaker
 from tests.database_switch import assert_no_internals, connection_settings
 
@@ -74,12 +75,7 @@ def test_DB_09_no_connection_left_gives_clean_503s_then_service_resumes(
     browser.force_login(alice)
 
     def ask():
-        return api.post(
-            f"/api/v1/grants/{grant.pk}/access-token",
-            data="{}",
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {raw}",
-        )
+        return post_token(api, grant, raw)
 
     with ExitStack() as held, portal_connects_as(ROLE):
         for _ in range(LIMIT - 1):

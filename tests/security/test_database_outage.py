@@ -19,6 +19,7 @@ from portal import urls as portal_urls
 from portal import wsgi
 from portal.api.keys import create_service_key
 from portal.health import DATABASE_RETRY_AFTER_SECONDS
+from tests.api_calls import post_token
 from tests.conftest import GrantMaker
 from tests.database_switch import assert_no_internals, connection_settings
 from tests.wsgi_calls import call
@@ -57,12 +58,7 @@ def test_db_06_the_api_answers_a_503_problem_then_recovers(make_grant: GrantMake
     api = Client(raise_request_exception=False)
 
     def ask():
-        return api.post(
-            f"/api/v1/grants/{grant.pk}/access-token",
-            data="{}",
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {raw}",
-        )
+        return post_token(api, grant, raw)
 
     with database_unreachable():
         during = ask()
