@@ -13,7 +13,9 @@ skips can only have been written by the client, left of the hop that decides.
 """
 
 import ipaddress
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -43,6 +45,14 @@ def client_address(request: HttpRequest) -> str:
         if not _is_trusted(hop, proxies):
             break
     return str(client)
+
+
+def client_address_of(environ: Mapping[str, Any]) -> str:
+    """:func:`client_address` for code that holds a WSGI environ but no request (gunicorn's
+    access log): the same rule, read from the same keys ``request.META`` has."""
+    request = HttpRequest()
+    request.META = dict(environ)
+    return client_address(request)
 
 
 @lru_cache(maxsize=4)

@@ -19,6 +19,8 @@ from typing import Any
 
 from procrastinate.types import JSONValue
 
+HEADER = "X-Request-ID"  # sent by a trusted proxy, echoed on every answer
+
 JOB_ARGUMENT = "request_id"
 MAX_LENGTH = 64
 # Letters, digits and the separators common request ids use (UUIDs, ULIDs, AWS trace ids).

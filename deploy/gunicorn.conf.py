@@ -20,17 +20,18 @@ if _ENV_FILE and Path(_ENV_FILE).is_file():
 
 bind = env.list("GUNICORN_BIND", default=["127.0.0.1:8000"])
 
-# Workers and threads, from bench/RESULTS.md ("Token API benchmark", 2 cores, 2 workers):
-# the hot path ran at 1,362 requests/s with `sync` workers and 1,206/s with `gthread` workers
-# of 4 threads, and in both the busiest worker had 50 % of the workers' CPU: one process per
-# core already keeps every core busy, so more processes buy no throughput, only ~78 MiB of
-# memory each (peak RSS per worker). What extra concurrency buys is room to wait: a refresh
-# or a connect holds its worker for as long as Zoho takes (up to `timeout` below), and with
-# `sync` workers two slow Zoho calls would stall a two-core server. gthread's 4 threads give
-# each process 4 such waiting slots for about 14 % more CPU per request (1,299 µs against
-# 1,136 µs) and no extra memory. Hence one gthread worker per CPU this process may run on,
-# 4 threads each; WEB_CONCURRENCY and GUNICORN_THREADS override both.
-worker_class = "gthread"
+# Workers and threads, from bench/RESULTS.md ("Token API benchmark", 2 cores, 2 workers, quiet
+# machine): the hot path ran at 1,465 requests/s with `sync` workers and 1,193/s with `gthread`
+# workers of 4 threads, and in both the busiest worker had 50 % of the workers' CPU: one process
+# per core already keeps every core busy, so more processes buy no throughput, only ~76 MiB of
+# memory each (peak RSS per worker). What extra concurrency buys is room to wait: a refresh or a
+# connect holds its worker for as long as Zoho takes (up to `timeout` below), and with `sync`
+# workers two slow Zoho calls would stall a two-core server. gthread's 4 threads give each
+# process 4 such waiting slots for about 20 % less peak throughput on cached tokens and no extra
+# memory. Hence one gthread worker per CPU this process may run on, 4 threads each;
+# GUNICORN_WORKER_CLASS=sync (with WEB_CONCURRENCY 2-4 per core), WEB_CONCURRENCY and
+# GUNICORN_THREADS override.
+worker_class = env.str("GUNICORN_WORKER_CLASS", default="gthread")
 # The CPUs this process may run on (its affinity; Python 3.13's process_cpu_count, else all).
 CPUS = getattr(os, "process_cpu_count", os.cpu_count)() or 1
 workers = env.int("WEB_CONCURRENCY", default=CPUS)
@@ -75,10 +76,31 @@ def pre_request(worker: Any, req: Any) -> None:
 # The access log goes through the portal's own logging (the root logger Django configures in
 # each worker): the same handler, format and secret-redacting filter as every app log line.
 # The request line keeps its query string for the filter to redact (`code=[redacted]`).
+# gunicorn's own lines (start, workers booting and exiting, "Error handling request <uri>")
+# are written by the master too, before any Django exists: they get the same redaction and, with
+# LOG_FORMAT=json, the same JSON formatter (neither needs Django's settings).
+logger_class = "portal.observe.access_log.AccessLogger"  # %(h)s: the client, not the proxy
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+_LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact_secrets": {"()": "portal.log_filters.RedactSecretsFilter"},
+        "request_id": {"()": "portal.observe.json_logs.RequestIdFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+        "json": {"()": "portal.observe.json_logs.JsonFormatter"},
+    },
+    "handlers": {
+        "error_console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "filters": ["redact_secrets", "request_id"],
+            "formatter": "json" if _LOG_FORMAT == "json" else "text",
+        },
+    },
     "root": {"level": "INFO", "handlers": []},
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},

@@ -110,6 +110,19 @@ def test_gunicorn_runs_one_gthread_worker_per_cpu_unless_told_otherwise(monkeypa
     assert config["workers"] == config["CPUS"] == len(os.sched_getaffinity(0))
     assert config["threads"] == 4
     assert gunicorn_config(WEB_CONCURRENCY="3", GUNICORN_THREADS="8")["workers"] == 3
+    assert gunicorn_config(GUNICORN_WORKER_CLASS="sync")["worker_class"] == "sync"
+
+
+def test_gunicorns_own_log_lines_are_json_and_redacted_when_the_app_logs_json():
+    json_config = gunicorn_config(LOG_FORMAT="json")["logconfig_dict"]
+    handler = json_config["handlers"]["error_console"]
+    assert json_config["formatters"][handler["formatter"]] == {
+        "()": "portal.observe.json_logs.JsonFormatter"
+    }
+    assert "redact_secrets" in handler["filters"]
+    text_config = gunicorn_config(LOG_FORMAT="text")["logconfig_dict"]
+    assert text_config["handlers"]["error_console"]["formatter"] == "text"
+    assert gunicorn_config()["logger_class"] == "portal.observe.access_log.AccessLogger"
 
 
 def test_each_gunicorn_run_starts_with_empty_metrics_counts(tmp_path, monkeypatch):

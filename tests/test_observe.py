@@ -198,3 +198,38 @@ def test_an_unknown_log_format_stops_start_up():
         timeout=60,
     )
     assert result.returncode != 0 and 'LOG_FORMAT must be "text" or "json"' in result.stderr
+
+
+def _access_atoms(settings, *, peer: str, forwarded: str) -> dict:
+    """What gunicorn's access line is made of, for a request from ``peer`` with
+    ``X-Forwarded-For: forwarded``, through the portal's access logger."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from portal.observe.access_log import AccessLogger
+
+    settings.TRUSTED_PROXIES = ["10.0.0.5"]
+    environ = {
+        "REMOTE_ADDR": peer,
+        "HTTP_X_FORWARDED_FOR": forwarded,
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/healthz",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    answer = SimpleNamespace(status="200 OK", headers=[("X-Request-ID", "abc123")], sent=2)
+    atoms: dict = AccessLogger(Config()).atoms(
+        answer, SimpleNamespace(headers=[]), environ, timedelta()
+    )
+    return atoms
+
+
+def test_the_access_line_names_the_client_a_trusted_proxy_forwarded(settings):
+    assert _access_atoms(settings, peer="10.0.0.5", forwarded="203.0.113.9")["h"] == "203.0.113.9"
+
+
+def test_a_forwarded_for_from_an_untrusted_peer_is_not_believed_by_the_access_line(settings):
+    assert _access_atoms(settings, peer="198.51.100.7", forwarded="203.0.113.9")["h"] == (
+        "198.51.100.7"
+    )

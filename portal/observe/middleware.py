@@ -17,7 +17,7 @@ from accounts import request_id
 from accounts.client_address import trusted_proxies
 from portal.observe import metrics
 
-HEADER = "X-Request-ID"
+HEADER = request_id.HEADER
 # A client chooses the method: anything else is "other", or each invented one becomes a label.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
