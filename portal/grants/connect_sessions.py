@@ -166,12 +166,14 @@ def use_link(*, secret: str, context: AuditContext) -> tuple[ConnectSession, Use
     digest = _digest(secret[:200])
     now = timezone.now()
     with transaction.atomic():
-        used = ConnectSession.objects.filter(
-            secret_digest=digest, consumed_at=None, expires_at__gt=now, user__is_active=True
-        ).update(consumed_at=now, opened_at=Coalesce("opened_at", now))
         row = ConnectSession.objects.select_related("user").filter(secret_digest=digest).first()
         if row is None:
             raise LinkUnusable("unknown")
+        # One table, no join: a join makes Django write ``WHERE id IN (SELECT ...)``, which
+        # PostgreSQL does not re-check after waiting for a racing UPDATE's row lock.
+        used = row.user.is_active and ConnectSession.objects.filter(
+            pk=row.pk, consumed_at=None, expires_at__gt=now
+        ).update(consumed_at=now, opened_at=Coalesce("opened_at", now))
         reason = "" if used else (_unusable_reason(row, now) or "used")
         if reason:
             _record(Action.CONNECT_SESSION_REFUSED, row, context, reason=reason, failed=True)
@@ -210,8 +212,8 @@ def finish_connect_session(
             return ""
         row = ConnectSession.objects.get(pk=pk)
         _record(Action.CONNECT_SESSION_FINISHED, row, context, grant=grant, outcome=outcome)
-    if not row.return_url:
-        return ""
+    if not row.return_url or not return_urls.is_allowed(row.return_url):
+        return ""  # re-checked: an entry removed since creation is no longer a destination
     return return_urls.with_outcome(
         row.return_url,
         outcome=outcome,
