@@ -58,7 +58,9 @@ def connect_link(request: HttpRequest, secret: str) -> HttpResponse:
 
 def _page(request: HttpRequest, *, other_email: str) -> HttpResponse:
     response = render(request, "portal/connect_link.html", {"other_email": other_email})
-    response["Referrer-Policy"] = "no-referrer"  # the URL holds the secret
+    # The URL holds the secret: never sent to another site ("no-referrer" would make the
+    # form post's Origin "null", which CSRF protection refuses).
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -66,5 +68,5 @@ def _gone(request: HttpRequest, reason: str) -> HttpResponse:
     response = render(
         request, "portal/connect_link_gone.html", {"message": GONE[reason]}, status=410
     )
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
