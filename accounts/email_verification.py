@@ -63,10 +63,11 @@ def verify_email(*, token: str, context: AuditContext) -> User | None:
         claim = signing.loads(token, salt=SALT, max_age=max_age)
     except signing.BadSignature:  # SignatureExpired included
         return None
-    if not isinstance(claim, dict):
+    user_id = claim.get("u") if isinstance(claim, dict) else None
+    if not isinstance(user_id, int):
         return None
     with transaction.atomic():
-        user = User.objects.select_for_update().filter(pk=claim.get("u"), is_active=True).first()
+        user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
         if user is None or user.email.lower() != claim.get("e"):
             return None
         if user.email_verified_at is None:

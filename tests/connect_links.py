@@ -6,8 +6,6 @@ from urllib.parse import urlsplit
 
 from django.test import Client
 
-from tests.api_calls import auth
-
 RETURN_URL = "https://app.example.com/desk/done"
 
 
@@ -25,14 +23,14 @@ def create_session(client: Client, raw_key: str, **body: Any):
         "/api/v1/connect-sessions",
         data=json.dumps(payload),
         content_type="application/json",
-        **auth(raw_key),
+        headers={"Authorization": f"Bearer {raw_key}"},
     )
 
 
 def link_path(created: dict[str, Any]) -> str:
     """The path of a created session's url (the test client speaks to the portal directly)."""
-    return urlsplit(created["url"]).path
+    return str(urlsplit(created["url"]).path)
 
 
 def secret_of(created: dict[str, Any]) -> str:
-    return link_path(created).rstrip("/").rsplit("/", 1)[-1]
+    return str(link_path(created).rstrip("/").rsplit("/", 1)[-1])

@@ -1,11 +1,10 @@
 """Connect sessions: the backend's link for its customer, from creation to the return_url."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from accounts.models import AuditEvent, User
 from portal.models import ConnectSession, ZohoGrant
@@ -30,7 +29,7 @@ def test_create_answers_201_with_a_link_and_binds_a_new_verified_user(client, se
     body = response.json()
     assert body["url"].startswith("https://portal.example.com/connect/s/")
     session = ConnectSession.objects.get(pk=body["id"])
-    assert session.expires_at == timezone.datetime.fromisoformat(body["expires_at"])
+    assert session.expires_at == datetime.fromisoformat(body["expires_at"])
     assert timedelta(minutes=29) < session.expires_at - session.created_at <= timedelta(minutes=30)
     user = User.objects.get(external_id="cust-42")
     assert (user.email, user.first_name) == ("carol@customer.example", "Carol")
