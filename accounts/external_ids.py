@@ -38,17 +38,16 @@ def clean_external_id(value: object) -> str:
         raise ExternalIdError(
             "invalid_external_id", f"external_id holds at most {MAX_LENGTH} characters."
         )
-    if value != value.strip() or _has_control_characters(value):
+    if has_control_characters(value):
         raise ExternalIdError(
-            "invalid_external_id",
-            "external_id must not hold control characters or surrounding spaces.",
+            "invalid_external_id", "external_id must not hold control characters."
         )
     return value
 
 
-def _has_control_characters(value: str) -> bool:
-    # Cc (controls, NUL included), Cf (invisible format marks), Cs, Co, Cn.
-    return any(unicodedata.category(char).startswith("C") for char in value)
+def has_control_characters(value: str) -> bool:
+    """Cc (C0 and C1 controls, NUL included) or a lone surrogate, which no database text holds."""
+    return any(unicodedata.category(char) in ("Cc", "Cs") for char in value)
 
 
 def clean_email(value: object) -> str:
@@ -78,6 +77,7 @@ def bind_customer(
     if user is None and holder is not None:
         if holder.external_id is not None or holder.email_verified_at is None:
             raise ExternalIdError("email_conflict", "Another portal user has this email.")
+        _refuse_unbindable(holder)
         user = holder
         _set(user, external_id=external_id, context=context)
     if user is None:
@@ -92,6 +92,7 @@ def bind_customer(
         return user
     if holder is not None and holder.pk != user.pk:
         raise ExternalIdError("email_conflict", "Another portal user has this email.")
+    _refuse_unbindable(user)
     if user.email.lower() != email.lower():
         record_event(action=Action.EMAIL_CHANGED, context=context, detail={"user_id": user.pk})
         user.email = email
@@ -99,6 +100,15 @@ def bind_customer(
     user.first_name = display_name or user.first_name
     user.save(update_fields=["email", "email_verified_at", "first_name"])
     return user
+
+
+def _refuse_unbindable(user: User) -> None:
+    """A link signs its user in without a password: never a staff member (a service key must
+    not become a staff session), never someone staff deactivated."""
+    if user.is_staff or user.is_superuser:
+        raise ExternalIdError("staff_user", "A staff account cannot be signed in by a link.")
+    if not user.is_active:
+        raise ExternalIdError("user_inactive", "This customer's account is deactivated.")
 
 
 def set_external_id(*, user: User, external_id: str | None, context: AuditContext) -> bool:

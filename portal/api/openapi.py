@@ -52,7 +52,14 @@ GRANT: dict[str, Any] = {
     },
 }
 
-EXTERNAL_ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\p{C}]*$"}
+# No C0/C1 control characters (the server also refuses lone surrogates), and not blank.
+_TEXT = "[^\\u0000-\\u001f\\u007f-\\u009f]"
+EXTERNAL_ID = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": f"^{_TEXT}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_TEXT}*$",
+}
 
 CONNECT_SESSION_REQUEST: dict[str, Any] = {
     "type": "object",
@@ -63,7 +70,7 @@ CONNECT_SESSION_REQUEST: dict[str, Any] = {
             "description": "Your own customer id: the safe key to find their grants later.",
         },
         "email": {"type": "string", "format": "email", "maxLength": 254},
-        "display_name": {"type": "string", "maxLength": 150},
+        "display_name": {"type": "string", "maxLength": 150, "pattern": f"^{_TEXT}*$"},
         "return_url": {
             "type": "string",
             "format": "uri",
@@ -261,7 +268,8 @@ DOCUMENT: dict[str, Any] = {
                                     "description": "Stable: 401 unauthorized; 404 not_found; "
                                     "400 bad_request, invalid_external_id, invalid_email, "
                                     "invalid_return_url; 409 external_id_conflict, "
-                                    "email_conflict, needs_reconnect, revoking, revoked, "
+                                    "email_conflict, staff_user, needs_reconnect, revoking, "
+                                    "revoked, "
                                     "token_unreadable, user_inactive (staff deactivated the "
                                     "grant's owner: no token until they are reactivated); 429 "
                                     "refresh_too_soon, too_many_failures, too_many_requests; 503 "

@@ -18,6 +18,7 @@ TITLES = {
     "invalid_return_url": "return_url is not on the portal's allowlist.",
     "external_id_conflict": "Another portal user is bound to this external id.",
     "email_conflict": "Another portal user has this email.",
+    "staff_user": "A staff account cannot be signed in by a connect link.",
     "too_many_requests": "Too many requests from this service key; retry shortly.",
     "service_unavailable": "The portal's database is briefly unavailable; retry shortly.",
     "server_error": "Something went wrong on our side.",

@@ -12,7 +12,6 @@ secret never reaches the audit log, a log line or an exception.
 
 import hashlib
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -25,7 +24,13 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.audit import AuditContext, record_event
-from accounts.external_ids import ExternalIdError, bind_customer, clean_email, clean_external_id
+from accounts.external_ids import (
+    ExternalIdError,
+    bind_customer,
+    clean_email,
+    clean_external_id,
+    has_control_characters,
+)
 from accounts.models import AuditEvent, User
 from portal.grants import return_urls
 from portal.models import ConnectSession, ZohoGrant
@@ -126,7 +131,7 @@ def _clean_display_name(value: object) -> str:
         raise ConnectSessionRefused(
             "bad_request", 400, f"display_name: a string of at most {MAX_DISPLAY_NAME} characters."
         )
-    if any(unicodedata.category(char) == "Cc" for char in value):
+    if has_control_characters(value):
         raise ConnectSessionRefused("bad_request", 400, "display_name: no control characters.")
     return value.strip()
 

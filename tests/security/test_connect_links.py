@@ -235,3 +235,19 @@ def test_CS_04_an_unverified_self_sign_up_cannot_capture_the_apps_customer(
     mallory.refresh_from_db()
     assert mallory.external_id is None
     assert not ZohoGrant.objects.exists() and not ConnectSession.objects.exists()
+
+
+def test_CS_04_a_service_key_never_gets_a_link_into_a_staff_account(client, service_key, make_user):
+    """A staff member's verified email, or an external id staff gave a staff account: the
+    link would sign in without a password, so no session is made."""
+    admin = make_user("root@example.com", is_staff=True, email_verified_at=timezone.now())
+    by_email = create_session(client, service_key, email="root@example.com")
+    assert by_email.status_code == 409 and by_email.json()["code"] == "staff_user"
+    User.objects.filter(pk=admin.pk).update(external_id="cust-42")
+    by_id = create_session(client, service_key, email="other@customer.example")
+    assert by_id.status_code == 409 and by_id.json()["code"] == "staff_user"
+    User.objects.filter(pk=admin.pk).update(is_staff=False, is_active=False)
+    inactive = create_session(client, service_key)
+    assert inactive.status_code == 409 and inactive.json()["code"] == "user_inactive"
+    assert not ConnectSession.objects.exists()
+    assert User.objects.get(pk=admin.pk).email == "root@example.com"
