@@ -28,5 +28,9 @@ class Command(BaseCommand):
             if not User.objects.filter(email__iexact=email).exists():
                 create = User.objects.create_superuser if is_admin else User.objects.create_user
                 create(email, password, email_verified_at=timezone.now())
+            # Demo people count as verified, also when made before verification existed.
+            User.objects.filter(email__iexact=email, email_verified_at=None).update(
+                email_verified_at=timezone.now()
+            )
             role = "admin" if is_admin else "user "
             self.stdout.write(f"  demo {role}  {email}  password: {password}")
