@@ -137,3 +137,26 @@ def test_a_customer_bound_by_a_link_can_set_a_password_by_reset(client, service_
     form = PasswordResetForm({"email": "carol@customer.example"})
     assert form.is_valid()
     assert [user.external_id for user in form.get_users("carol@customer.example")] == ["cust-42"]
+
+
+def test_a_failed_connection_returns_failed(client, service_key, sandbox):
+    """The callback names an accounts server outside the pinned table: nothing is stored and
+    the app hears ``failed``; the link's session is finished once, so a retry in the portal
+    is an ordinary connection."""
+    created = create_session(client, service_key).json()
+    browser = Client()
+    browser.post(link_path(created))
+    person = PortalBrowser(browser, sandbox)
+    callback_url = sandbox.consent(person.start(), zuid=EU)
+    parts = urlsplit(callback_url)
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    query["accounts-server"] = "https://accounts.evil.example"
+    back = browser.get(parts.path, query)
+    assert back.status_code == 303
+    answer = parse_qs(urlsplit(back["Location"]).query, keep_blank_values=True)
+    assert (answer["outcome"], answer["grant_id"]) == (["failed"], [""])
+    assert not ZohoGrant.objects.exists()
+    session = ConnectSession.objects.get(pk=created["id"])
+    assert (session.outcome, session.grant_id) == ("failed", None)
+    assert person.connect(EU)["Location"].startswith("/connections/")
+    assert ConnectSession.objects.get(pk=created["id"]).outcome == "failed"
