@@ -38,6 +38,7 @@ from portal.models import ConnectSession, ZohoGrant
 Action = AuditEvent.Action
 Outcome = ConnectSession.Outcome
 MAX_DISPLAY_NAME = 150  # User.first_name
+_NOT_THIS_FLOW = frozenset({"missing", "unknown", "used"})
 
 
 class ConnectSessionRefused(Exception):
@@ -197,6 +198,15 @@ def _unusable_reason(row: ConnectSession, now: datetime) -> str:
     if not User.objects.filter(pk=row.user_id, is_active=True).exists():
         return "unknown"
     return ""
+
+
+def outcome_of_failure(reason: str) -> str:
+    """What a failed callback (``ConnectFailed.reason``) tells the app: ``cancelled`` when the
+    customer declined at Zoho, ``failed`` otherwise, and "" for a callback that says nothing
+    about this flow (no state, someone else's, a replay), which leaves the session open."""
+    if reason in _NOT_THIS_FLOW:
+        return ""
+    return Outcome.CANCELLED if reason == "declined" else Outcome.FAILED
 
 
 def finish_connect_session(

@@ -88,8 +88,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         if failure.reason == "used":
             messages.info(request, failure.message)
             return _clean_redirect(reverse("portal:connections"))
-        if failure.reason not in NOT_THIS_FLOW:
-            outcome = "cancelled" if failure.reason == "declined" else "failed"
+        if outcome := connect_sessions.outcome_of_failure(failure.reason):
             if back := _back_to_app(request, user, outcome=outcome):
                 return _clean_redirect(back)
         request.session["connect_failure"] = failure.message
@@ -102,11 +101,6 @@ def callback(request: HttpRequest) -> HttpResponse:
     verb = "reconnected" if result.reconnected else "connected"
     messages.success(request, f"Zoho Desk account {result.grant} {verb}.")
     return _clean_redirect(reverse("portal:grant_detail", args=[result.grant.pk]))
-
-
-# Callback failures that say nothing about the flow a connect link started (a forged or stale
-# callback): they leave the app's connect session open.
-NOT_THIS_FLOW = frozenset({"missing", "unknown", "used"})
 
 
 def _back_to_app(
