@@ -31,6 +31,7 @@ portal_patterns = [
     path("connections/<uuid:grant_id>/revoke/", grant_views.grant_revoke, name="grant_revoke"),
     path("connections/<uuid:grant_id>/hide/", grant_views.grant_hide, name="grant_hide"),
     path("connect/s/<str:secret>/", connect_link_views.connect_link, name="connect_link"),
+    path("connect/cancel/", connect_link_views.connect_link_cancel, name="connect_link_cancel"),
     path("healthz", views.healthz, name="healthz"),
 ]
 

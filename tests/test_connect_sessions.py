@@ -160,3 +160,18 @@ def test_a_failed_connection_returns_failed(client, service_key, sandbox):
     assert (session.outcome, session.grant_id) == ("failed", None)
     assert person.connect(EU)["Location"].startswith("/connections/")
     assert ConnectSession.objects.get(pk=created["id"]).outcome == "failed"
+
+
+def test_the_customer_may_cancel_in_the_portal_and_go_back(client, service_key):
+    created = create_session(client, service_key).json()
+    browser = Client()
+    browser.post(link_path(created))
+    page = browser.get("/connections/")
+    assert b"Cancel and go back to the app" in page.content
+    back = browser.post("/connect/cancel/")
+    answer = parse_qs(urlsplit(back["Location"]).query, keep_blank_values=True)
+    assert back["Location"].startswith(RETURN_URL + "?")
+    assert (answer["outcome"], answer["session_id"]) == (["cancelled"], [created["id"]])
+    assert ConnectSession.objects.get(pk=created["id"]).outcome == "cancelled"
+    assert b"Cancel and go back" not in browser.get("/connections/").content
+    assert browser.post("/connect/cancel/")["Location"] == "/connections/"  # nothing left

@@ -16,10 +16,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import AuditContext
-from accounts.models import User
+from accounts.models import AuthenticatedHttpRequest, User
 from accounts.ratelimit import limit_requests
 from portal.grants import connect_sessions
 
@@ -54,6 +54,23 @@ def connect_link(request: HttpRequest, secret: str) -> HttpResponse:
     request.session[SESSION_KEY] = str(session.pk)
     messages.info(request, "You are signed in. Connect your Zoho Desk account to finish.")
     return redirect("portal:connections")
+
+
+@require_POST
+def connect_link_cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The customer who came through a link decides not to connect: back to the app with
+    ``outcome=cancelled`` (or to the connections page when the app gave no return_url)."""
+    session_id = request.session.pop(SESSION_KEY, None)
+    back = ""
+    if session_id:
+        back = connect_sessions.finish_connect_session(
+            session_id=str(session_id),
+            user=request.user,
+            outcome=connect_sessions.Outcome.CANCELLED,
+            grant=None,
+            context=AuditContext.from_request(request),
+        )
+    return redirect(back) if back else redirect("portal:connections")
 
 
 def _page(request: HttpRequest, *, other_email: str) -> HttpResponse:

@@ -32,7 +32,11 @@ def connections(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/connections.html",
-        {"rows": selectors.grant_rows_for_user(request.user), "connect_form": ConnectForm()},
+        {
+            "rows": selectors.grant_rows_for_user(request.user),
+            "connect_form": ConnectForm(),
+            "came_by_link": CONNECT_SESSION_KEY in request.session,
+        },
     )
 
 
