@@ -39,7 +39,7 @@ def test_staff_set_change_and_clear_an_external_id_audited(manager, bob):
     ]
 
 
-@pytest.mark.parametrize("value", ["x" * 201, "cust\x07", " cust"])
+@pytest.mark.parametrize("value", ["x" * 201, "cust\x07", "   "])
 def test_staff_cannot_set_an_invalid_or_taken_external_id(manager, alice, bob, value):
     User.objects.filter(pk=alice.pk).update(external_id="taken")
     client = client_for(manager)
