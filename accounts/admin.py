@@ -26,10 +26,13 @@ ADMIN_REASON = "changed in the Django admin"
 class UserAdmin(DjangoUserAdmin):
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined")
-    search_fields = ("email", "first_name", "last_name")
+    search_fields = ("email", "first_name", "last_name", "=external_id")
+    # Set on the staff Users page (audited) or by the API, never here.
+    readonly_fields = ("external_id", "email_verified_at")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("The app's customer", {"fields": ("external_id", "email_verified_at")}),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},

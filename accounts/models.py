@@ -50,6 +50,15 @@ class User(AbstractUser):
     # Set when staff delete a user whose Zoho tokens are not all revoked yet: the user stays
     # (deactivated) until the worker has seen every revocation through, then is deleted.
     deletion_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The app's own id for this customer: set only through the API (connect sessions) and
+    # by staff (accounts.external_ids), never by the customer; no form edits it.
+    external_id = models.CharField(
+        max_length=200, null=True, blank=True, unique=True, editable=False
+    )
+    # When the user proved the email is theirs (a confirmation link, a connect session from
+    # the app, or a demo user); None for anyone who never did, users from before it existed
+    # included. Only verified emails are found by the API's ``?email=``.
+    email_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Ours finds users by email; the stubs insist on contrib.auth's username-based UserManager.
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
@@ -131,6 +140,14 @@ class AuditEvent(models.Model):
         AUDIT_EXPORTED = "audit.exported"
         CLIENT_REJECTED = "portal.client_rejected"
         CLIENT_RECOVERED = "portal.client_recovered"
+        EXTERNAL_ID_CHANGED = "user.external_id_changed"
+        EMAIL_VERIFIED = "user.email_verified"
+        EMAIL_CHANGED = "user.email_changed"
+        CONNECT_SESSION_CREATED = "connect_session.created"
+        CONNECT_SESSION_OPENED = "connect_session.opened"
+        CONNECT_SESSION_SIGNED_IN = "connect_session.signed_in"
+        CONNECT_SESSION_REFUSED = "connect_session.refused"
+        CONNECT_SESSION_FINISHED = "connect_session.finished"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

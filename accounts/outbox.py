@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 QUEUE = "mail"  # its own queue: a backlog of sweeps never delays a message
 SEND_MAIL = "portal.send_mail"
 SEND_PASSWORD_RESET = "portal.send_password_reset"
+SEND_EMAIL_VERIFICATION = "portal.send_email_verification"
 # Waits of 60 s + 2**n s (62 s, 64 s, 68 s … about 9 hours): 15 retries span about 18 hours.
 # Only OSErrors (smtplib's errors, timeouts, refused connections) are retried; a bug fails the
 # job at once.

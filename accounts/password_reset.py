@@ -7,6 +7,7 @@ link points at ``PORTAL_BASE_URL``, like every link a worker mails. The request 
 for a mail server, so a known address answers alike and about as fast as an unknown one.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -27,16 +28,26 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     """Django's form; :meth:`save` queues one reset job per matching account instead of
     sending in the request."""
 
+    def get_users(self, email: str) -> Iterator[User]:
+        """Django's rule, plus users without a password whose email is verified: a customer
+        the app's connect link created sets their first password this way."""
+        users = User.objects.filter(email__iexact=email, is_active=True)
+        return (user for user in users if may_reset(user) and user.email.lower() == email.lower())
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         for user in self.get_users(self.cleaned_data["email"]):
             outbox.mail_task(outbox.SEND_PASSWORD_RESET).defer(**request_id.tagged(user_id=user.pk))
+
+
+def may_reset(user: User) -> bool:
+    return user.has_usable_password() or user.email_verified_at is not None
 
 
 def send_reset_link(*, user_id: int) -> bool:
     """Make a fresh reset link for the user and mail it (the job's side); False when the
     account can no longer reset its password (deactivated, deleted, no usable password)."""
     user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not user.has_usable_password():
+    if user is None or not may_reset(user):
         return False
     base = str(settings.PORTAL_BASE_URL).rstrip("/")
     protocol, domain = base.split("://", 1)

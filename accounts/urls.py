@@ -13,12 +13,20 @@ from accounts.ratelimit import limit_requests
 LOGIN_LIMIT = throttle_login
 SIGNUP_LIMIT = limit_requests(("signup", 20, timedelta(minutes=5)))
 RESET_LIMIT = limit_requests(("password-reset", 10, timedelta(minutes=15)))
+RESEND_LIMIT = limit_requests(("verify-email-resend", 10, timedelta(minutes=15)))
+VERIFY_LIMIT = limit_requests(("verify-email", 60, timedelta(minutes=15)), methods=("GET",))
 
 app_name = "accounts"
 
 urlpatterns = [
     path("signup/", SIGNUP_LIMIT(views.signup), name="signup"),
     path("profile/", views.profile, name="profile"),
+    path(
+        "verify-email/resend/",
+        RESEND_LIMIT(views.verify_email_resend),
+        name="verify_email_resend",
+    ),
+    path("verify-email/<str:token>/", VERIFY_LIMIT(views.verify_email), name="verify_email"),
     path(
         "login/",
         LOGIN_LIMIT(

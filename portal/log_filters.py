@@ -19,6 +19,10 @@ _PATTERNS = [
     re.compile(r"(?i)(Zoho-oauthtoken|Bearer)\s+[^\s'\"]+"),
     # A password-reset link's user and token in a request line (gunicorn's access log)
     re.compile(r"(?<=/password/reset/)[^/\s\"?]+/[^/\s\"?]+"),
+    # A connect link's secret in a request line or a logged path
+    re.compile(r"(?<=/connect/s/)[^/\s\"?]+"),
+    # An email confirmation link's signed token
+    re.compile(r"(?<=/verify-email/)(?!resend/)[^/\s\"?]+"),
     # Query-string or form values of secret parameters
     re.compile(
         r"(?i)\b(code|state|code_verifier|refresh_token|access_token|client_secret|token)"

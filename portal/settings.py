@@ -128,6 +128,16 @@ ZOHO_SCOPES = env.list(
 # The portal's own address, for links in emails sent without a request (background alerts).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
+# Connect sessions (POST /api/v1/connect-sessions): how long a link works, and where the
+# customer may be sent back to: origins (https://app.example.com) or URL prefixes
+# (https://app.example.com/desk/), comma-separated; empty allows no return_url at all.
+CONNECT_SESSION_TTL_MINUTES = env.int("CONNECT_SESSION_TTL_MINUTES", default=30)
+CONNECT_RETURN_URL_ALLOWLIST = env.list("CONNECT_RETURN_URL_ALLOWLIST", default=[])
+# Connect sessions one service key may create per minute (then 429 too_many_requests).
+API_CONNECT_SESSIONS_PER_MINUTE = env.int("API_CONNECT_SESSIONS_PER_MINUTE", default=600)
+# How long the link that confirms a self-signed-up user's email works.
+EMAIL_VERIFICATION_MAX_AGE_DAYS = env.int("EMAIL_VERIFICATION_MAX_AGE_DAYS", default=3)
+
 # Background upkeep (portal/upkeep/, run by Procrastinate workers: portal/tasks.py).
 # Schedules are cron lines; a worker defers each periodic task once per tick, however many
 # workers run (Procrastinate's periodic deferrer is idempotent across workers).

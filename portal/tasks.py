@@ -18,7 +18,7 @@ from procrastinate import JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
-from accounts import outbox, password_reset
+from accounts import email_verification, outbox, password_reset
 from portal.grants import orphans, owner_alerts, user_deletion
 from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
@@ -66,6 +66,12 @@ def send_mail(kind: str, to: list[str], subject: str, text: str, html: str = "")
 def send_password_reset(user_id: int) -> None:
     if not password_reset.send_reset_link(user_id=user_id):
         logger.info("no reset link for user %s: the account can no longer reset", user_id)
+
+
+@app.task(name=outbox.SEND_EMAIL_VERIFICATION, queue=outbox.QUEUE, retry=outbox.RETRY)
+def send_email_verification(user_id: int) -> None:
+    if not email_verification.send_verification_link(user_id=user_id):
+        logger.info("no confirmation link for user %s: nothing to confirm", user_id)
 
 
 @app.task(name=bulk_revocation.REVOKE_TASK)

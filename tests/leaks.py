@@ -16,6 +16,7 @@ TABLES = (
     "accounts_auditevent",
     "django_session",
     "accounts_usersession",
+    "portal_connectsession",
 )
 
 

@@ -14,7 +14,7 @@ from tests.jobs import run_jobs
 
 def delivered() -> list[EmailMessage]:
     """Run the queued mail jobs, then every message sent so far (``mail.outbox``)."""
-    run_jobs(outbox.SEND_MAIL, outbox.SEND_PASSWORD_RESET)
+    run_jobs(outbox.SEND_MAIL, outbox.SEND_PASSWORD_RESET, outbox.SEND_EMAIL_VERIFICATION)
     return mail.outbox
 
 

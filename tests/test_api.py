@@ -46,7 +46,7 @@ def test_force_refresh_right_after_a_refresh_is_429(client, make_grant, service_
 
 
 def test_listing_filters_and_paginates(client, make_grant, make_user, service_key):
-    carol = make_user("carol@example.com")
+    carol = make_user("carol@example.com", email_verified_at=timezone.now())
     for n in range(55):
         make_grant(zoho_user_id=str(n))
     make_grant(user=carol, zoho_user_id="c1", organizations=[{"id": "999", "name": "Carol Co"}])

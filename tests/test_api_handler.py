@@ -94,6 +94,7 @@ def test_every_api_view_decides_for_itself_who_may_call_it() -> None:
         "grant_detail",
         "access_token",
         "grant_revoke",
+        "connect_session_create",
     }
 
 

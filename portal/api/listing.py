@@ -22,6 +22,7 @@ _FIELDS = (
     "id",
     "user_id",
     "user__email",
+    "user__external_id",
     "data_centre",
     "zoho_user_id",
     "zoho_email",
@@ -48,6 +49,7 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
         "id": str(row["id"]),
         "status": row["status"],
         "owner": {"id": row["user_id"], "email": row["user__email"]},
+        "external_id": row["user__external_id"],
         "data_centre": row["data_centre"],
         "zoho_user_id": row["zoho_user_id"],
         "zoho_email": row["zoho_email"],
@@ -72,6 +74,7 @@ class GrantFilterForm(forms.Form):
     """The list's filters; any value that is not valid (NUL bytes included) is refused."""
 
     email = forms.CharField(required=False, max_length=254)
+    external_id = forms.CharField(required=False, max_length=200, strip=False)
     user_id = forms.RegexField(required=False, regex=r"^[0-9]{1,18}$")
     org_id = forms.CharField(required=False, max_length=32)
     status = forms.ChoiceField(required=False, choices=[("", ""), *ZohoGrant.Status.choices])
@@ -85,8 +88,13 @@ def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
         return None
     wanted = form.cleaned_data
     grants = ZohoGrant.objects.all()
+    if wanted["external_id"]:
+        grants = grants.filter(user__external_id=wanted["external_id"])
     if wanted["email"]:
-        grants = grants.filter(user__email__iexact=wanted["email"])
+        # Verified emails only: anybody can sign up with an address they do not own.
+        grants = grants.filter(
+            user__email__iexact=wanted["email"], user__email_verified_at__isnull=False
+        )
     if wanted["user_id"]:
         grants = grants.filter(user_id=int(wanted["user_id"]))
     if wanted["org_id"]:

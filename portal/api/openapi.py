@@ -26,6 +26,10 @@ GRANT: dict[str, Any] = {
             "type": "object",
             "properties": {"id": {"type": "integer"}, "email": {"type": "string"}},
         },
+        "external_id": {
+            "type": ["string", "null"],
+            "description": "The app's own id for the grant's owner (set by connect sessions).",
+        },
         "data_centre": {"type": "string"},
         "zoho_user_id": {"type": "string"},
         "zoho_email": {"type": "string"},
@@ -45,6 +49,49 @@ GRANT: dict[str, Any] = {
         "last_used_at": WHEN,
         "revoked_at": WHEN,
         "last_error": {"type": ["string", "null"]},
+    },
+}
+
+# No C0/C1 control characters (the server also refuses lone surrogates), and not blank.
+_TEXT = "[^\\u0000-\\u001f\\u007f-\\u009f]"
+EXTERNAL_ID = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": f"^{_TEXT}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_TEXT}*$",
+}
+
+CONNECT_SESSION_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["external_id", "email"],
+    "properties": {
+        "external_id": {
+            **EXTERNAL_ID,
+            "description": "Your own customer id: the safe key to find their grants later.",
+        },
+        "email": {"type": "string", "format": "email", "maxLength": 254},
+        "display_name": {"type": "string", "maxLength": 150, "pattern": f"^{_TEXT}*$"},
+        "return_url": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "description": "Where the customer returns after connecting (must match "
+            "CONNECT_RETURN_URL_ALLOWLIST), with outcome=connected|cancelled|failed, grant_id "
+            "and session_id added to its query.",
+        },
+    },
+}
+
+CONNECT_SESSION = {
+    "type": "object",
+    "required": ["id", "url", "expires_at"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "url": {
+            "type": "string",
+            "description": "Single use; send the customer there before expires_at.",
+        },
+        "expires_at": {"type": "string", "format": "date-time"},
     },
 }
 
@@ -103,7 +150,26 @@ DOCUMENT: dict[str, Any] = {
                 parameters=[
                     {"name": name, "in": "query", "required": False, "schema": schema}
                     for name, schema in (
-                        ("email", {"type": "string", "maxLength": 254, "pattern": NO_NUL}),
+                        (
+                            "external_id",
+                            {
+                                "type": "string",
+                                "maxLength": 200,
+                                "pattern": NO_NUL,
+                                "description": "The safe key: the id your connect session "
+                                "bound to the customer.",
+                            },
+                        ),
+                        (
+                            "email",
+                            {
+                                "type": "string",
+                                "maxLength": 254,
+                                "pattern": NO_NUL,
+                                "description": "Matches verified emails only (confirmed by "
+                                "their owner or given by a connect session); prefer external_id.",
+                            },
+                        ),
                         ("user_id", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
                         ("org_id", {"type": "string", "maxLength": 32, "pattern": NO_NUL}),
                         ("status", GRANT["properties"]["status"]),
@@ -153,6 +219,17 @@ DOCUMENT: dict[str, Any] = {
                 },
             )
         },
+        "/connect-sessions": {
+            "post": _op(
+                "A single-use, expiring link that signs your customer in and starts connecting",
+                {"201": _json("The link", CONNECT_SESSION)},
+                ["400", "401", "409", "429"],
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": CONNECT_SESSION_REQUEST}},
+                },
+            )
+        },
         "/ping": {
             "get": {
                 "summary": "Liveness without the database (no key needed)",
@@ -189,10 +266,13 @@ DOCUMENT: dict[str, Any] = {
                                 "code": {
                                     "type": "string",
                                     "description": "Stable: 401 unauthorized; 404 not_found; "
-                                    "400 bad_request; 409 needs_reconnect, revoking, revoked, "
+                                    "400 bad_request, invalid_external_id, invalid_email, "
+                                    "invalid_return_url; 409 external_id_conflict, "
+                                    "email_conflict, staff_user, needs_reconnect, revoking, "
+                                    "revoked, "
                                     "token_unreadable, user_inactive (staff deactivated the "
                                     "grant's owner: no token until they are reactivated); 429 "
-                                    "refresh_too_soon, too_many_failures; 503 "
+                                    "refresh_too_soon, too_many_failures, too_many_requests; 503 "
                                     "upstream_unavailable, busy, portal_misconfigured "
                                     "(Zoho rejects the portal's own client in the grant's data "
                                     "centre; the grant is fine, retry after Retry-After).",

@@ -13,6 +13,13 @@ TITLES = {
     "too_many_failures": "Too many requests without a valid key from this address.",
     "not_found": "No such grant.",
     "bad_request": "The request could not be read.",
+    "invalid_external_id": "external_id is blank, too long or holds control characters.",
+    "invalid_email": "email is not an email address.",
+    "invalid_return_url": "return_url is not on the portal's allowlist.",
+    "external_id_conflict": "Another portal user is bound to this external id.",
+    "email_conflict": "Another portal user has this email.",
+    "staff_user": "A staff account cannot be signed in by a connect link.",
+    "too_many_requests": "Too many requests from this service key; retry shortly.",
     "service_unavailable": "The portal's database is briefly unavailable; retry shortly.",
     "server_error": "Something went wrong on our side.",
 }

@@ -9,6 +9,7 @@ urlpatterns = [
     path("grants/<uuid:grant_id>", views.grant_detail, name="grant_detail"),
     path("grants/<uuid:grant_id>/access-token", views.access_token, name="access_token"),
     path("grants/<uuid:grant_id>/revoke", views.grant_revoke, name="grant_revoke"),
+    path("connect-sessions", views.connect_session_create, name="connect_session_create"),
     path("openapi.json", openapi.openapi_document, name="openapi"),
     path("ping", openapi.ping, name="ping"),
 ]

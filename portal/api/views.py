@@ -22,6 +22,7 @@ from portal.api import caller as callers
 from portal.api import problems
 from portal.api.issuance import access_token_response
 from portal.api.listing import grant_detail_payload, grant_list_payload
+from portal.grants import connect_sessions
 from portal.grants.revocation import revoke_grant
 
 logger = logging.getLogger("portal.api")
@@ -111,6 +112,35 @@ def grant_list(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
     if payload is None:
         return problems.problem("bad_request", 400, detail="Unknown filter value or cursor.")
     return problems.api_response(payload)
+
+
+@require_POST
+@service_api
+def connect_session_create(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
+    """A single-use link that signs the app's customer in and leads to the connect step."""
+    body = _json_body(request)
+    if body is None:
+        return problems.problem("bad_request", 400, detail="The body must be a JSON object.")
+    limit = settings.API_CONNECT_SESSIONS_PER_MINUTE
+    if not ratelimit.allow(f"connect-sessions:key:{caller.key_id}", limit=limit, window=MINUTE):
+        return problems.problem("too_many_requests", 429, retry_after=60)
+    try:
+        created = connect_sessions.create_connect_session(
+            context=AuditContext(actor=caller),
+            key_id=caller.key_id,
+            external_id=body.get("external_id"),
+            email=body.get("email"),
+            display_name=body.get("display_name", ""),
+            return_url=body.get("return_url"),
+        )
+    except connect_sessions.ConnectSessionRefused as refused:
+        return problems.problem(refused.code, refused.status, detail=refused.message)
+    payload = {
+        "id": str(created.id),
+        "url": created.url,
+        "expires_at": created.expires_at.isoformat(),
+    }
+    return problems.api_response(payload, status=201)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

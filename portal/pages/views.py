@@ -15,9 +15,10 @@ from accounts.models import AuthenticatedHttpRequest, User
 from accounts.ratelimit import limit_requests
 from portal import health
 from portal.csp import allow_zoho_form_targets
-from portal.grants import connect, selectors
+from portal.grants import connect, connect_sessions, selectors
 from portal.grants.wording import connect_failure
 from portal.models import ZohoGrant
+from portal.pages.connect_link_views import SESSION_KEY as CONNECT_SESSION_KEY
 from portal.pages.forms import CallbackForm, ConnectForm
 
 
@@ -31,7 +32,11 @@ def connections(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/connections.html",
-        {"rows": selectors.grant_rows_for_user(request.user), "connect_form": ConnectForm()},
+        {
+            "rows": selectors.grant_rows_for_user(request.user),
+            "connect_form": ConnectForm(),
+            "came_by_link": CONNECT_SESSION_KEY in request.session,
+        },
     )
 
 
@@ -87,14 +92,35 @@ def callback(request: HttpRequest) -> HttpResponse:
         if failure.reason == "used":
             messages.info(request, failure.message)
             return _clean_redirect(reverse("portal:connections"))
+        if outcome := connect_sessions.outcome_of_failure(failure.reason):
+            if back := _back_to_app(request, user, outcome=outcome):
+                return _clean_redirect(back)
         request.session["connect_failure"] = failure.message
         return _clean_redirect(reverse("portal:connect_failed"))
+    if back := _back_to_app(request, user, outcome="connected", grant=result.grant):
+        return _clean_redirect(back)
     if result.merged:  # another tab or a double click connected the same account just now
         messages.info(request, f"Zoho Desk account {result.grant} is connected.")
         return _clean_redirect(reverse("portal:connections"))
     verb = "reconnected" if result.reconnected else "connected"
     messages.success(request, f"Zoho Desk account {result.grant} {verb}.")
     return _clean_redirect(reverse("portal:grant_detail", args=[result.grant.pk]))
+
+
+def _back_to_app(
+    request: HttpRequest, user: User, *, outcome: str, grant: ZohoGrant | None = None
+) -> str:
+    """The app's return_url when this browser came through a connect link ("" otherwise)."""
+    session_id = request.session.pop(CONNECT_SESSION_KEY, None)
+    if not session_id:
+        return ""
+    return connect_sessions.finish_connect_session(
+        session_id=str(session_id),
+        user=user,
+        outcome=outcome,
+        grant=grant,
+        context=AuditContext.from_request(request),
+    )
 
 
 def _clean_redirect(url: str) -> HttpResponse:

@@ -29,7 +29,8 @@ class GrantSearchForm(forms.Form):
         required=False,
         max_length=254,
         label="Search",
-        help_text="Owner or Zoho email (start of it), organization name or id, or a grant id.",
+        help_text="Owner or Zoho email (start of it), organization name or id, a grant id, "
+        "or the app's external id (exact).",
     )
     status = forms.ChoiceField(
         required=False,
@@ -147,7 +148,9 @@ class RevokeGrantsForm(forms.Form):
 
 
 class UserSearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=254, label="Email starts with")
+    q = forms.CharField(
+        required=False, max_length=254, label="Email starts with, or external id (exact)"
+    )
     cursor = forms.CharField(required=False, max_length=CURSOR_MAX_LENGTH, widget=forms.HiddenInput)
 
     def clean_q(self) -> str:
@@ -155,6 +158,16 @@ class UserSearchForm(forms.Form):
         if _CONTROL.search(value):
             raise forms.ValidationError("The search may not contain control characters.")
         return value.strip()
+
+
+class ExternalIdForm(forms.Form):
+    external_id = forms.CharField(
+        required=False,
+        max_length=200,
+        strip=False,
+        label="External id",
+        help_text="The app's own id for this customer. Leave empty to remove it.",
+    )
 
 
 class UserActionForm(forms.Form):

@@ -102,6 +102,7 @@ def _midnight(day: date) -> datetime:
 
 
 _OWNERS_LIKE = 'SELECT "id" FROM "accounts_user" WHERE lower("email") LIKE %s'
+_OWNER_BY_EXTERNAL_ID = 'SELECT "id" FROM "accounts_user" WHERE "external_id" = %s'
 # A search matching at most this many grants is answered from their ids; a broader one by
 # walking the sort order's index and filtering (matches are then dense enough to find a page).
 SEARCH_ID_CAP = 2000
@@ -124,6 +125,7 @@ def _search(grants: QuerySet[ZohoGrant], q: str) -> QuerySet[ZohoGrant]:
     branches = [
         (f'"user_id" = ANY(ARRAY({_OWNERS_LIKE}))', like),
         ('lower("zoho_email") LIKE %s', like),
+        (f'"user_id" = ANY(ARRAY({_OWNER_BY_EXTERNAL_ID}))', q.strip()),
     ]
     words = re.findall(r"\w+", text)[:8]
     if words and "@" not in text:

@@ -29,6 +29,7 @@ urlpatterns += [
     path("grants/<uuid:grant_id>/", grant_views.grant_detail, name="grant_detail"),
     path("revocations/<uuid:revocation_id>/", grant_views.revocation, name="revocation"),
     path("users/", user_views.users, name="users"),
+    path("users/<int:pk>/external-id/", user_views.user_external_id, name="user_external_id"),
     path("users/<int:pk>/deactivate/", user_views.user_deactivate, name="user_deactivate"),
     path("users/<int:pk>/reactivate/", user_views.user_reactivate, name="user_reactivate"),
     path("keys/", key_views.keys, name="keys"),

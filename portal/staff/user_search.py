@@ -23,6 +23,7 @@ USER_SEEK = Seek(
 class UserRow:
     id: int
     email: str
+    external_id: str | None
     name: str
     is_active: bool
     is_being_deleted: bool  # deactivated until Zoho confirms their revocations (no reactivating)
@@ -42,10 +43,12 @@ class UserPage:
 
 
 def user_page(*, q: str, cursor: list[Any] | None, viewer_id: int | None = None) -> UserPage:
-    """Users whose email starts with ``q`` (any case), in email order, after ``cursor``."""
+    """Users whose email starts with ``q`` (any case) or whose external id is ``q``, in email
+    order, after ``cursor``."""
     users = User.objects.only(
         "id",
         "email",
+        "external_id",
         "first_name",
         "last_name",
         "is_active",
@@ -56,9 +59,8 @@ def user_page(*, q: str, cursor: list[Any] | None, viewer_id: int | None = None)
     )
     if q:
         like = re.sub(r"([\\%_])", r"\\\1", q.lower()) + "%"
-        users = users.filter(
-            RawSQL('lower("accounts_user"."email") LIKE %s', [like], BooleanField())  # noqa: S611
-        )
+        email_starts = RawSQL('lower("accounts_user"."email") LIKE %s', [like], BooleanField())  # noqa: S611
+        users = users.filter(Q(email_starts) | Q(external_id=q))
     if cursor is not None:
         users = users.filter(USER_SEEK.after(cursor))
     found = list(users.order_by("email", "id")[: PAGE_SIZE + 1])
@@ -68,6 +70,7 @@ def user_page(*, q: str, cursor: list[Any] | None, viewer_id: int | None = None)
         UserRow(
             id=user.pk,
             email=user.email,
+            external_id=user.external_id,
             name=user.get_full_name(),
             is_active=user.is_active,
             is_being_deleted=user.deletion_requested_at is not None,

@@ -1,4 +1,5 @@
-"""Staff pages on portal users: the list with grant counts, deactivate and reactivate."""
+"""Staff pages on portal users: the list with grant counts, deactivate and reactivate, and
+the app's external id (which only staff and the API set)."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -7,9 +8,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.audit import AuditContext
 from accounts.deactivation import DeactivationRefused, deactivate_user, reactivate_user
+from accounts.external_ids import ExternalIdError, set_external_id
 from accounts.models import AuthenticatedHttpRequest, User
 from portal.staff.access import MANAGE_USERS, staff_permission_required
-from portal.staff.forms import UserActionForm, UserSearchForm
+from portal.staff.forms import ExternalIdForm, UserActionForm, UserSearchForm
 from portal.staff.paging import page_links
 from portal.staff.user_search import USER_SEEK, user_page
 
@@ -72,3 +74,28 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return _user_action(request, pk, "reactivate")
+
+
+@staff_permission_required(MANAGE_USERS)
+def user_external_id(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show and set (audited) the app's external id of one user."""
+    user = get_object_or_404(User.objects.only("id", "email", "external_id"), pk=pk)
+    form = ExternalIdForm(
+        request.POST if request.method == "POST" else None,
+        initial={"external_id": user.external_id or ""},
+    )
+    if request.method == "POST" and form.is_valid():
+        wanted = form.cleaned_data["external_id"] or None
+        try:
+            changed = set_external_id(
+                user=user, external_id=wanted, context=AuditContext.from_request(request)
+            )
+        except ExternalIdError as refused:
+            form.add_error("external_id", refused.message)
+        else:
+            if changed:
+                messages.success(request, f"The external id of {user.email} was saved.")
+            return redirect("staff:users")
+    status = 400 if form.errors else 200
+    context = {"target": user, "form": form}
+    return render(request, "portal/staff/user_external_id.html", context, status=status)

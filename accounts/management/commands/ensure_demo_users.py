@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -26,6 +27,10 @@ class Command(BaseCommand):
                 raise CommandError(f"{variable} is not set; `make run` writes it to .env.")
             if not User.objects.filter(email__iexact=email).exists():
                 create = User.objects.create_superuser if is_admin else User.objects.create_user
-                create(email, password)
+                create(email, password, email_verified_at=timezone.now())
+            # Demo people count as verified, also when made before verification existed.
+            User.objects.filter(email__iexact=email, email_verified_at=None).update(
+                email_verified_at=timezone.now()
+            )
             role = "admin" if is_admin else "user "
             self.stdout.write(f"  demo {role}  {email}  password: {password}")
