@@ -28,7 +28,7 @@ US_ORG, EU_ORG = "60000002", "70000001"
 
 
 def authtoken(sandbox, zuid: str) -> str:
-    return next(row["authtoken"] for row in sandbox.authtokens() if row["zuid"] == zuid)
+    return str(next(row["authtoken"] for row in sandbox.authtokens() if row["zuid"] == zuid))
 
 
 def failure(sandbox, dc: str, zuid: str, org_id: str, *, value: str | None = None) -> ZohoError:

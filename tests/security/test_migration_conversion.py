@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def authtoken(sandbox, zuid: str) -> str:
-    return next(row["authtoken"] for row in sandbox.authtokens() if row["zuid"] == zuid)
+    return str(next(row["authtoken"] for row in sandbox.authtokens() if row["zuid"] == zuid))
 
 
 def test_MG_03_an_authtoken_goes_only_to_the_named_data_centres_accounts_server(sandbox):
