@@ -125,6 +125,11 @@ ZOHO_SCOPES = env.list(
     "ZOHO_SCOPES", default=["Desk.basic.READ", "Desk.settings.READ", "AaaServer.profile.READ"]
 )
 
+# Customer import files (portal/migration/, issue 17): the most data rows and bytes one file
+# may hold; a larger file is refused whole, before anything is parsed or written.
+MIGRATION_IMPORT_MAX_ROWS = env.int("MIGRATION_IMPORT_MAX_ROWS", default=10000)
+MIGRATION_IMPORT_MAX_BYTES = env.int("MIGRATION_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+
 # The portal's own address, for links in emails sent without a request (background alerts).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 

@@ -15,6 +15,7 @@ ENDPOINTS = (
     "serverinfo",
     "desk_organizations",
     "desk_myinfo",
+    "authtooauth",
 )
 REQUIRED = object()
 MIB = 1024 * 1024
@@ -92,6 +93,18 @@ KINDS: dict[str, Kind] = {
         params={"status": Param(int, None, 200, 599)},
         help="Zoho's Access Denied body (Desk: 429 errorCode TOO_MANY_REQUESTS)",
     ),
+    "dead_authtoken": Kind(
+        "block",
+        endpoints=("authtooauth",),
+        default_endpoint="authtooauth",
+        help='200 with {"error": "invalid_authtoken"} (deleted, expired or unknown authtoken)',
+    ),
+    "wrong_org": Kind(
+        "block",
+        endpoints=("authtooauth",),
+        default_endpoint="authtooauth",
+        help='200 with {"error": "invalid_soid"} (the soid names an org the user is not in)',
+    ),
     "drip": Kind(
         "wrap",
         params={"interval": Param(float, 1.0, 0, 5), "chunk": Param(int, 1, 1, 65536)},
@@ -102,13 +115,13 @@ KINDS: dict[str, Kind] = {
     ),
     "api_domain": Kind(
         "modify",
-        endpoints=("token", "refresh"),
+        endpoints=("token", "refresh", "authtooauth"),
         params={"value": Param(str, REQUIRED)},
         help="api_domain of your choice",
     ),
     "token_field": Kind(
         "modify",
-        endpoints=("token", "refresh"),
+        endpoints=("token", "refresh", "authtooauth"),
         params={"field": Param(str, REQUIRED), "value": _TEXT},
         help="set a token answer field to `value` (JSON text; other text as a string); "
         "no value: remove the field",

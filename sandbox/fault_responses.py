@@ -11,11 +11,19 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
+from sandbox.authtokens import DEAD_AUTHTOKEN, WRONG_ORG
 from sandbox.models import Fault
 from sandbox.records import SandboxRequest
 from sandbox.tokens import ACCESS_DENIED_BODY
 
 DRIP_LIMIT_SECONDS = 30.0
+# Blocking kinds that answer HTTP 200 with a Zoho error code (``error_200`` takes any).
+INJECTED_ERRORS = {
+    "error_200": "invalid_code",
+    "invalid_code": "invalid_code",
+    "dead_authtoken": DEAD_AUTHTOKEN,
+    "wrong_org": WRONG_ORG,
+}
 MIB = 1024 * 1024
 HTML_PAGE = (
     "<!doctype html><html><head><title>Zoho Accounts</title></head>"
@@ -42,8 +50,8 @@ def blocking_response(request: SandboxRequest, fault: Fault, *, desk: bool) -> H
         return HttpResponse(body, content_type="application/json")
     if kind == "html_200":
         return HttpResponse(HTML_PAGE, content_type="text/html; charset=utf-8")
-    if kind in ("error_200", "invalid_code"):
-        error = str(params.get("error", "invalid_code"))
+    if kind in INJECTED_ERRORS:
+        error = str(params.get("error", INJECTED_ERRORS[kind]))
         if desk:
             return JsonResponse({"errorCode": error, "message": "Injected error."})
         return JsonResponse({"error": error})

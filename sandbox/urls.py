@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sandbox.views import authorize, control, desk, identity, page, token
+from sandbox.views import authorize, control, desk, identity, migration, page, token
 
 app_name = "sandbox"
 
@@ -15,11 +15,17 @@ urlpatterns = [
     path("control/clients", control.client_list, name="control_clients"),
     path("control/users", control.user_list, name="control_users"),
     path("control/users/<str:zuid>/revoke", control.user_revoke, name="control_user_revoke"),
+    path("control/authtokens", control.authtoken_list, name="control_authtokens"),
     path("control/grants", control.grant_list, name="control_grants"),
     path("control/settings", control.settings_view, name="control_settings"),
     path("<str:dc>/accounts/oauth/v2/auth", authorize.auth, name="auth"),
     path("<str:dc>/accounts/oauth/v2/token", token.token, name="token"),
     path("<str:dc>/accounts/oauth/v2/token/revoke", token.revoke, name="revoke"),
+    path(
+        "<str:dc>/accounts/oauth/v2/token/external/authtooauth",
+        migration.authtooauth,
+        name="authtooauth",
+    ),
     path("<str:dc>/accounts/oauth/user/info", identity.user_info, name="userinfo"),
     path("<str:dc>/accounts/oauth/serverinfo", identity.server_info, name="serverinfo"),
     path("<str:dc>/desk/api/v1/organizations", desk.organizations, name="desk_organizations"),

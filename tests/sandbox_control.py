@@ -95,6 +95,14 @@ class SandboxControl:
         """The first seeded user living in ``dc``."""
         return next(user for user in self.users() if user["dc"] == dc)
 
+    def authtokens(self) -> list[dict[str, Any]]:
+        """Each seeded user's legacy authtoken: zuid, dc, email, authtoken, org_ids."""
+        return _records(self._get("/control/authtokens"), "authtokens")
+
+    def authtoken(self, *, dc: str) -> dict[str, Any]:
+        """The legacy authtoken row of the first seeded user living in ``dc``."""
+        return next(row for row in self.authtokens() if row["dc"] == dc)
+
     def grants(
         self, *, zuid: str | None = None, client_id: str | None = None
     ) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "portal.apps": {"portal.checks"},
     "portal.grants": {"accounts", "portal.zoho", "portal.crypto", "portal.models"},
     "portal.demo": {"accounts", "portal.zoho", "portal.crypto", "portal.models"},
+    "portal.migration": {"portal.zoho", "portal.models"},  # customer imports (issue 17)
     "portal.api": {"accounts", "portal.grants", "portal.crypto", "portal.models", "portal.health"},
     "portal.upkeep": {"accounts", "portal.grants", "portal.models"},
     "portal.pages": {

@@ -13,12 +13,15 @@ from portal.zoho.datacentres import (
 )
 from portal.zoho.desk import DeskAgent, DeskOrganization, myinfo, organizations
 from portal.zoho.errors import (
+    DeadAuthtoken,
     UntrustedAccountsServer,
+    WrongOrganization,
     ZohoError,
     ZohoMisconfigured,
     ZohoRejected,
     ZohoUnavailable,
 )
+from portal.zoho.migration import convert_authtoken
 from portal.zoho.oauth import (
     AccessToken,
     TokenSet,
@@ -34,16 +37,19 @@ __all__ = [
     "REGIONS",
     "AccessToken",
     "DataCentre",
+    "DeadAuthtoken",
     "DeskAgent",
     "DeskOrganization",
     "TokenSet",
     "UntrustedAccountsServer",
+    "WrongOrganization",
     "ZohoError",
     "ZohoMisconfigured",
     "ZohoRejected",
     "ZohoUnavailable",
     "ZohoUser",
     "authorize_url",
+    "convert_authtoken",
     "data_centre",
     "data_centre_for_callback",
     "data_centres",

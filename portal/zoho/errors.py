@@ -23,6 +23,14 @@ class ZohoRejected(ZohoError):
     """Zoho refused the grant itself (invalid or revoked code or token): do not retry."""
 
 
+class DeadAuthtoken(ZohoRejected):
+    """A legacy authtoken Zoho no longer knows (deleted, expired, never valid, other DC)."""
+
+
+class WrongOrganization(ZohoRejected):
+    """The Desk org id does not belong to the authtoken's user."""
+
+
 class ZohoUnavailable(ZohoError):
     """Zoho could not answer properly now (timeout, 5xx, throttled, malformed): retry later."""
 

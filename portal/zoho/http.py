@@ -234,8 +234,12 @@ def _log(endpoint: str, dc: str, started: float, outcome: str) -> None:
 
 
 def json_object(response: httpx2.Response) -> dict[str, Any]:
-    """The body as a JSON object, or raise for anything else (HTML, 3xx, 5xx, garbage)."""
-    if response.status_code >= 500 or 300 <= response.status_code < 400:
+    """The body as a JSON object, or raise for anything else (HTML, 3xx, 5xx, garbage).
+
+    A 429 is throttling whatever its body says (its ``Retry-After`` is kept by ``upstream``).
+    """
+    status = response.status_code
+    if status >= 500 or status == 429 or 300 <= status < 400:
         response.raise_for_status()
     try:
         body = response.json()

@@ -59,7 +59,7 @@ def client_secret(dc: DataCentre) -> str:
     return secret
 
 
-def _client(dc: DataCentre) -> OAuth2Client:
+def oauth_client(dc: DataCentre) -> OAuth2Client:
     client = OAuth2Client(
         client_id=settings.ZOHO_CLIENT_ID,
         client_secret=client_secret(dc),
@@ -100,7 +100,7 @@ def _lifetime(value: Any) -> int:
 
 def authorize_url(*, dc: DataCentre, state: str, code_verifier: str) -> str:
     """The URL that sends the browser to Zoho's consent page (PKCE S256, offline, consent)."""
-    client = _client(dc)
+    client = oauth_client(dc)
     url, _ = client.create_authorization_url(
         f"{dc.accounts_url}/oauth/v2/auth",
         state=state,
@@ -116,25 +116,25 @@ def authorize_url(*, dc: DataCentre, state: str, code_verifier: str) -> str:
 def exchange_code(*, dc: DataCentre, code: str, code_verifier: str) -> TokenSet:
     """Trade an authorization code for tokens at ``dc``'s token endpoint (never retried)."""
     sent_at = timezone.now()
-    with upstream("token", dc.code), _client(dc) as client:
+    with upstream("token", dc.code), oauth_client(dc) as client:
         token = client.fetch_token(
             f"{dc.accounts_url}/oauth/v2/token",
             grant_type="authorization_code",
             code=code,
             code_verifier=code_verifier,
         )
-        return _checked_answer(token, dc=dc, sent_at=sent_at)
+        return checked_answer(token, dc=dc, sent_at=sent_at)
 
 
 @sensitive_variables("refresh_token", "token", "answer")
 def refresh(*, dc: DataCentre, refresh_token: str) -> AccessToken:
     """Mint a new access token from ``refresh_token``."""
     sent_at = timezone.now()
-    with upstream("refresh", dc.code), _client(dc) as client:
+    with upstream("refresh", dc.code), oauth_client(dc) as client:
         token = client.refresh_token(
             f"{dc.accounts_url}/oauth/v2/token", refresh_token=refresh_token
         )
-        answer = _checked_answer(token, dc=dc, sent_at=sent_at)
+        answer = checked_answer(token, dc=dc, sent_at=sent_at)
         rotated = answer.refresh_token
         return AccessToken(
             access_token=answer.access_token,
@@ -151,7 +151,7 @@ def revoke(*, dc: DataCentre, token: str) -> None:
     Zoho answers 400 for a token it no longer knows; that already is the wanted end state
     (RFC 7009 §2.2), so it counts as success.
     """
-    with upstream("revoke", dc.code), _client(dc) as client:
+    with upstream("revoke", dc.code), oauth_client(dc) as client:
         response = client.revoke_token(f"{dc.accounts_url}/oauth/v2/token/revoke", token=token)
         if response.status_code == 400:
             return
@@ -188,7 +188,7 @@ def user_info(*, dc: DataCentre, access_token: str) -> ZohoUser:
 
 
 @sensitive_variables("token", "refresh")
-def _checked_answer(token: dict[str, Any], *, dc: DataCentre, sent_at: datetime) -> TokenSet:
+def checked_answer(token: dict[str, Any], *, dc: DataCentre, sent_at: datetime) -> TokenSet:
     """A token answer whose every field was checked; anything else is malformed (ValueError).
 
     The lifetime counts from when the request was sent, so the expiry is never later than

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import config, fault_kinds, faults, records, state
+from sandbox.authtokens import authtokens_as_dicts
 from sandbox.clients import (
     ClientManagedBySettings,
     client_as_dict,
@@ -160,6 +161,12 @@ def _http_url(value: object) -> bool:
 @control_endpoint("GET")
 def user_list(request: HttpRequest, data: dict[str, Any]) -> HttpResponse:
     return JsonResponse({"users": state.users_as_dicts()})
+
+
+@control_endpoint("GET")
+def authtoken_list(request: HttpRequest, data: dict[str, Any]) -> HttpResponse:
+    """Each user's legacy authtoken (for ``authtooauth``), its DC and the orgs it works for."""
+    return JsonResponse({"authtokens": authtokens_as_dicts()})
 
 
 @control_endpoint("POST")

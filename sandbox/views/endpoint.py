@@ -16,14 +16,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import faults, records
 from sandbox.datacentres import is_data_centre
-from sandbox.fault_responses import blocking_response, dripped
+from sandbox.fault_responses import INJECTED_ERRORS, blocking_response, dripped
 from sandbox.guard import sandbox_allowed
 from sandbox.models import Fault
 from sandbox.records import SandboxRequest
 from sandbox.seed import ensure_seeded
 
 View = Callable[..., HttpResponseBase]
-INJECTED_ERRORS = {"error_200": "invalid_code", "invalid_code": "invalid_code"}
 
 
 def zoho_endpoint(endpoint: str, *, csrf_protected: bool = False) -> Callable[[View], View]:

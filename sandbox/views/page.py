@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from sandbox import config, fault_kinds, faults, records, state
+from sandbox.authtokens import authtokens_as_dicts
 from sandbox.clients import client_as_dict, ensure_portal_client
 from sandbox.datacentres import accounts_server, api_domain, cluster, data_centre_codes, desk_base
 from sandbox.guard import sandbox_allowed
@@ -46,6 +47,7 @@ def control_page(request: HttpRequest) -> HttpResponse:
             ],
             "clients": [client_as_dict(c) for c in Client.objects.order_by("id")],
             "users": state.users_as_dicts(),
+            "authtokens": authtokens_as_dicts(),
             "revocable": sorted({(g["zuid"], g["client_id"]) for g in grants if g["active"]}),
             "grants": grants[:100],
             "faults": [faults.fault_as_dict(f) for f in Fault.objects.order_by("id")],

@@ -154,11 +154,11 @@ def _token_body(
     else:
         body["expires_in"] = config.access_token_lifetime
     if "token_field" in changes:
-        _set_field(body, changes["token_field"].params)
+        set_field(body, changes["token_field"].params)
     return body
 
 
-def _set_field(body: dict[str, Any], params: dict[str, Any]) -> None:
+def set_field(body: dict[str, Any], params: dict[str, Any]) -> None:
     """The ``token_field`` fault: a field set to a JSON value (other text: a string) or gone."""
     name, value = str(params["field"]), str(params.get("value") or "")
     if not value:

@@ -138,6 +138,4 @@ DEFERRED: dict[str, str] = {
     "PX-01": _ISSUE_16.format("the Desk proxy and its paths"),
     "PX-02": _ISSUE_16.format("the Desk proxy and its limits"),
     "MG-01": _ISSUE_17,
-    "MG-02": _ISSUE_17,
-    "MG-03": _ISSUE_17,
 }
