@@ -215,3 +215,22 @@ def check_metrics_token(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register()
+def check_api_hosts(**kwargs: Any) -> list[CheckMessage]:
+    """Every API_HOSTS name must be an allowed host, or the API could never be reached there."""
+    from django.http.request import validate_host
+
+    unreachable = [
+        name for name in settings.API_HOSTS if not validate_host(name, settings.ALLOWED_HOSTS)
+    ]
+    if unreachable:
+        return [
+            Error(
+                f"API_HOSTS names hosts that ALLOWED_HOSTS does not: {', '.join(unreachable)}.",
+                hint="Add them to ALLOWED_HOSTS, or empty API_HOSTS to serve /api/ on every host.",
+                id="portal.E026",
+            )
+        ]
+    return []

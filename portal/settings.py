@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "portal.api.reachability.ApiHostsMiddleware",  # /api/ only on API_HOSTS (BR-05)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -80,9 +81,13 @@ API_MIDDLEWARE = [
     "portal.observe.middleware.RequestObservationMiddleware",  # first, as in MIDDLEWARE
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "portal.api.reachability.ApiHostsMiddleware",  # as in MIDDLEWARE
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
+# BR-05: the host names /api/ answers on (an internal name, say), comma-separated; /api/ on any
+# other host is a 404. Each must also be in ALLOWED_HOSTS. Empty: every allowed host.
+API_HOSTS = env.list("API_HOSTS", default=[])
 # --- end of the API's lean path ---
 
 # The Zoho sandbox (an emulator of Zoho Accounts and Desk) for development, demos and tests.

@@ -12,6 +12,7 @@ TITLES = {
     "unauthorized": "A valid service key is required.",
     "too_many_failures": "Too many requests without a valid key from this address.",
     "not_found": "No such grant.",
+    "not_found_here": "Nothing is served at this address.",
     "bad_request": "The request could not be read.",
     "invalid_external_id": "external_id is blank, too long or holds control characters.",
     "invalid_email": "email is not an email address.",

@@ -127,7 +127,6 @@ _ISSUE_16 = "issue 16: {} do not exist yet"
 _ISSUE_17 = "issue 17 (migration): imports of legacy tokens do not exist yet"
 
 DEFERRED: dict[str, str] = {
-    "BR-05": "issue 15 (Go live): which host serves /api/ is the reverse proxy's configuration",
     "DP-09": "outside the application: egress is allow-listed at the network layer",
     "DP-12": "outside the application: TLS to Postgres and the migration role are the server's",
     "DP-13": "outside the application: log shipping and retention are the host's",

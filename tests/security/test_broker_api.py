@@ -195,3 +195,40 @@ def test_BR_08_two_keys_work_side_by_side_until_the_old_one_is_revoked(client, m
     revoke_service_key(key=old_key)
     assert post_token(client, grant, old_raw).status_code == 401
     assert post_token(client, grant, new_raw).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_BR_05_with_api_hosts_set_the_public_host_gets_a_404_for_every_api_path(
+    settings, make_grant, service_key
+):
+    """The public name answers /api/ with 404 whatever the path, key or method; the internal
+    name serves it. Both handlers apply the rule: portal.wsgi's lean /api/ path and the full
+    stack (Django's test client)."""
+    settings.ALLOWED_HOSTS = ["portal.example.com", "api.internal"]
+    settings.API_HOSTS = ["api.internal"]
+    grant = make_grant()
+    key = {"Authorization": f"Bearer {service_key}"}
+    url = f"/api/v1/grants/{grant.pk}/access-token"
+    for path, method in ((url, "POST"), ("/api/v1/ping", "GET"), ("/api/v1/openapi.json", "GET")):
+        public = call(wsgi.application, method, path, headers=key, SERVER_NAME="portal.example.com")
+        assert public.status == 404 and public.json()["code"] == "not_found_here", path
+        assert b"access_token" not in public.body
+    internal = call(
+        wsgi.application, "POST", url, headers=key, body="{}", SERVER_NAME="api.internal"
+    )
+    assert internal.status == 200 and internal.json()["access_token"] == make_grant.access_token
+    full_stack = Client(HTTP_HOST="portal.example.com")
+    assert full_stack.get("/api/v1/ping").status_code == 404
+    assert Client(HTTP_HOST="api.internal").get("/api/v1/ping").status_code == 200
+    # Pages stay on the public host.
+    assert full_stack.get("/accounts/login/").status_code == 200
+
+
+def test_BR_05_an_api_host_that_is_not_an_allowed_host_is_refused_at_start_up(settings):
+    from portal.checks import check_api_hosts
+
+    settings.ALLOWED_HOSTS = ["portal.example.com", ".internal"]
+    settings.API_HOSTS = ["api.internal"]
+    assert check_api_hosts() == []
+    settings.API_HOSTS = ["api.elsewhere"]
+    assert [message.id for message in check_api_hosts()] == ["portal.E026"]
