@@ -62,7 +62,6 @@ def encrypt_token(value: str, *, context: str) -> bytes:
     return _current_ring().encrypt(record)
 
 
-@sensitive_variables("record")
 def decrypt_token(blob: bytes | memoryview | None, *, context: str) -> str:
     """Decrypt a value made by :func:`encrypt_token` for the same ``context``.
 
@@ -70,8 +69,22 @@ def decrypt_token(blob: bytes | memoryview | None, *, context: str) -> str:
     """
     if blob is None:
         raise TokenDecryptError("The stored token could not be decrypted.")
+    return _decrypt(tuple(settings.TOKEN_ENCRYPTION_KEYS), bytes(blob), context)
+
+
+@lru_cache(maxsize=1024)
+@sensitive_variables("record")
+def _decrypt(keys: tuple[str, ...], blob: bytes, context: str) -> str:
+    """The decryption itself, remembered per key list, ciphertext and context.
+
+    The token API hands the same access token out many times an hour; a remembered answer
+    saves the authentication, the AES and the JSON each time. Only successes are remembered
+    (an exception is not cached), under the exact key list that produced them: a key removed
+    from ``TOKEN_ENCRYPTION_KEYS`` decrypts nothing, remembered or not. What is kept is no more
+    than this process could decrypt again at will, since it holds the keys.
+    """
     try:
-        record = json.loads(_current_ring().decrypt(bytes(blob)))
+        record = json.loads(_ring(keys).decrypt(blob))
     except (InvalidToken, ValueError, TypeError):
         raise TokenDecryptError("The stored token could not be decrypted.") from None
     if not isinstance(record, dict) or record.get("c") != context:

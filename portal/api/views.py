@@ -36,7 +36,7 @@ def service_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     @login_not_required
     @wraps(view)
     def wrapped(request: HttpRequest, grant_id: UUID | None = None, **kwargs: Any) -> HttpResponse:
-        found = callers.authenticate(request.headers.get("Authorization", ""), grant_id)
+        found = callers.authenticate(request.META.get("HTTP_AUTHORIZATION", ""), grant_id)
         if found is None:
             logger.warning("api: refused a request without a valid service key")
             ip = ratelimit.client_ip(request)
