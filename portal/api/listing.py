@@ -104,3 +104,8 @@ def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
     if len(rows) > PAGE_SIZE:
         after = API_SEEK.encode([page[-1]["created_at"], page[-1]["id"]])
     return {"grants": [_payload(row) for row in page], "next_cursor": after}
+
+
+# The change feed (portal/api/feed.py) pages its own query and shows each grant the same way.
+grant_fields = _FIELDS
+grant_payload = _payload
