@@ -15,6 +15,13 @@ TITLES = {
     "bad_request": "The request could not be read.",
     "service_unavailable": "The portal's database is briefly unavailable; retry shortly.",
     "server_error": "Something went wrong on our side.",
+    # The Desk proxy (portal/api/desk_proxy.py)
+    "desk_path_refused": "The Desk path or query is not a plain path under the Desk API.",
+    "unknown_org": "The orgId header names an organization this grant does not reach.",
+    "body_too_large": "The request body is too large for the Desk proxy.",
+    "desk_unreachable": "Zoho Desk could not be reached.",
+    "desk_timeout": "Zoho Desk did not answer in time.",
+    "desk_answer_too_large": "Zoho Desk's answer is larger than the proxy relays.",
 }
 
 
