@@ -154,12 +154,10 @@ def test_a_grant_the_key_cannot_find_is_404_and_no_key_is_401(desk_api, live_ser
     assert anonymous.status_code == 401
 
 
-def test_desk_unreachable_is_502_and_slow_is_504(desk_api, sandbox, settings):
+def test_desk_unreachable_is_502(desk_api, sandbox):
     client, _ = desk_api
     sandbox.add_fault("reset", endpoint="desk_tickets", count=1)
     dropped = client.get("tickets")
     assert dropped.status_code == 502 and dropped.json()["code"] == "desk_unreachable"
-    settings.ZOHO_HTTP_TIMEOUT = 1.0
-    sandbox.add_fault("latency", endpoint="desk_tickets", seconds=3, count=1)
-    slow = client.get("tickets")
-    assert slow.status_code == 504 and slow.json()["code"] == "desk_timeout"
+    assert dropped.headers["content-type"] == "application/problem+json"
+    # a slow Desk (504) and a huge or dripping answer: tests/security/test_desk_proxy.py

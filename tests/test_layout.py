@@ -37,7 +37,6 @@ ALLOWED: dict[str, set[str]] = {
         "portal.models",
         "portal.health",
         "portal.zoho",  # the Desk proxy forwards through portal/zoho/desk_proxy.py
-        "portal.observe",  # the Desk proxy's call counter
     },
     "portal.upkeep": {"accounts", "portal.grants", "portal.models"},
     "portal.pages": {

@@ -10,7 +10,8 @@ out the forced-refresh minute, shared with any concurrent caller) and the call i
 again, once. Desk's answer is streamed back with its status and a few safe headers
 (``Retry-After`` and ``X-Rate-Limit-*`` included, so a 429 reaches the caller as Desk sent
 it); Desk unreachable is 502, too slow 504. Each call is counted by method and outcome in
-``/metrics``; none is audited (the token never leaves, so nothing is issued).
+``/metrics`` (the view names the outcome on the request, ``portal.observe``'s middleware
+counts it); none is audited (the token never leaves, so nothing is issued).
 """
 
 import logging
@@ -29,7 +30,6 @@ from portal.api.problems import problem
 from portal.api.views import service_api
 from portal.grants import tokens
 from portal.grants.token_decision import Force
-from portal.observe.metrics import count_desk_proxy_call
 from portal.zoho import desk_proxy as desk
 
 logger = logging.getLogger("portal.api")
@@ -59,7 +59,8 @@ def desk_proxy(
         response, outcome = _proxy(request, caller, grant, desk_path)
     except _Refused as refused:
         response, outcome = refused.response, refused.outcome
-    count_desk_proxy_call(method=request.method or "", outcome=outcome)
+    # Counted for /metrics by portal.observe's middleware, which sees every answer.
+    request.desk_proxy_outcome = outcome  # type: ignore[attr-defined]
     logger.info("desk proxy grant=%s method=%s outcome=%s", grant.id, request.method, outcome)
     return response
 

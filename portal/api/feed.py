@@ -4,7 +4,8 @@ Each grant carries ``change_xid``, the 64-bit id of the transaction that last ch
 anything the API shows of it, and ``changed_at``; PostgreSQL's triggers set both on every
 write however it is made (``save()``, a queryset ``update()`` that bypasses ``auto_now``,
 raw SQL) and when the owner's shown email changes (migration 0014). The feed lists grants
-with ``changed_at`` after ``updated_since`` in ascending ``(change_xid, id)``, keyset-paged.
+with ``changed_at`` after ``updated_since`` in ascending ``(change_xid, id)``, keyset-paged,
+after the list's own filters (``status``, ``org_id``, ...), which it combines with.
 
 Why a transaction id and not a sequence or a timestamp: a value taken while a transaction
 runs becomes visible only when it commits, so a sequence number 10 may commit after 11 and
@@ -25,23 +26,18 @@ A row changed again moves to its new position. Deleted grants (only with their d
 owner, after revocation, which the feed shows) leave the feed without a trace.
 """
 
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
-from django.http import QueryDict
 
-from portal.api.listing import GrantFilterForm, grant_fields, grant_payload
 from portal.grants.keyset import Seek
 from portal.models import ZohoGrant
 
 PAGE_SIZE = 50
-REFUSAL = (
-    "updated_since must be an RFC 3339 timestamp with a UTC offset; it combines with a cursor "
-    "from the feed and with no other filter."
-)
 FEED_SEEK = Seek(
     "api-grant-changes",
     ('"portal_zohogrant"."change_xid"', '"portal_zohogrant"."id"'),
@@ -63,64 +59,60 @@ _SETTLED = """
 """
 
 
-class FeedForm(forms.Form):
-    """``updated_since`` (with a UTC offset) and the opaque cursor; nothing else."""
+class TimestampField(forms.CharField):
+    """An RFC 3339 timestamp with its UTC offset (a time without one is refused)."""
 
-    updated_since = forms.CharField(max_length=64)
-    cursor = forms.CharField(required=False, max_length=200)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, **kwargs)
 
-    def clean_updated_since(self) -> datetime:
-        text = self.cleaned_data["updated_since"]
+    def clean(self, value: Any) -> datetime | None:  # type: ignore[override]
+        text = super().clean(value)
+        if not text:
+            return None
         try:
             when = datetime.fromisoformat(text)
         except ValueError:
             raise forms.ValidationError("not an RFC 3339 timestamp") from None
         if when.tzinfo is None:
             raise forms.ValidationError("the timestamp needs a UTC offset")
-        return when
+        try:  # in UTC: PostgreSQL takes offsets up to 15:59 only, Python up to 23:59
+            return when.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 with a positive offset
+            raise forms.ValidationError("out of range") from None
 
 
-def is_feed(query: QueryDict) -> bool:
-    return "updated_since" in query
-
-
-def change_feed_payload(query: QueryDict) -> dict[str, Any] | None:
-    """One page of the change feed, or None when the input is not valid.
+def change_page(
+    grants: QuerySet[ZohoGrant],
+    *,
+    since: datetime,
+    cursor: str,
+    fields: Sequence[str],
+    show: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """One page of the change feed over ``grants`` (already filtered), each row shown by
+    ``show``; None for a cursor that is not the feed's.
 
     ``next_cursor`` is where to resume, also on the last page (``has_more`` false): keep it
     and ask again later, with the same ``updated_since``, to see what changed since.
     """
-    other_filters = set(GrantFilterForm.base_fields) - {"cursor"}
-    form = FeedForm(query)
-    if not form.is_valid() or other_filters.intersection(query):
-        return None
-    cursor = form.cleaned_data["cursor"]
     position = FEED_SEEK.decode(cursor) if cursor else None
     if cursor and position is None:
         return None
-    grants = _changes(since=form.cleaned_data["updated_since"], after=position)
-    rows = list(grants[: PAGE_SIZE + 1])
-    page = rows[:PAGE_SIZE]
-    if page:
-        cursor = FEED_SEEK.encode([page[-1]["change_xid"], page[-1]["id"]])
-    return {
-        "grants": [grant_payload(row) for row in page],
-        "next_cursor": cursor or None,
-        "has_more": len(rows) > PAGE_SIZE,
-    }
-
-
-def _changes(*, since: datetime, after: list[Any] | None) -> QuerySet[ZohoGrant, dict[str, Any]]:
     # Constant SQL only (the columns outside the model, the settled bound); values are
     # parameters.
     changed = RawSQL('"portal_zohogrant"."changed_at" > %s', [since], BooleanField())  # noqa: S611
     settled = RawSQL(_SETTLED, [], BooleanField())  # noqa: S611
-    grants = ZohoGrant.objects.filter(changed, settled)
-    if after is not None:
-        grants = grants.filter(FEED_SEEK.after(after))
+    grants = grants.filter(changed, settled)
+    if position is not None:
+        grants = grants.filter(FEED_SEEK.after(position))
     change_xid = RawSQL('"portal_zohogrant"."change_xid"', [])  # noqa: S611
-    return (
-        grants.annotate(change_xid=change_xid)
-        .order_by("change_xid", "id")
-        .values(*grant_fields, "change_xid")
-    )
+    ordered = grants.annotate(change_xid=change_xid).order_by("change_xid", "id")
+    rows = list(ordered.values(*fields, "change_xid")[: PAGE_SIZE + 1])
+    page = rows[:PAGE_SIZE]
+    if page:
+        cursor = FEED_SEEK.encode([page[-1]["change_xid"], page[-1]["id"]])
+    return {
+        "grants": [show(row) for row in page],
+        "next_cursor": cursor or None,
+        "has_more": len(rows) > PAGE_SIZE,
+    }

@@ -19,7 +19,7 @@ from accounts import ratelimit
 from accounts.audit import AuditContext
 from portal import health
 from portal.api import caller as callers
-from portal.api import feed, problems
+from portal.api import problems
 from portal.api.issuance import access_token_response
 from portal.api.listing import grant_detail_payload, grant_list_payload
 from portal.grants.revocation import revoke_grant
@@ -107,14 +107,9 @@ def grant_revoke(
 @require_GET
 @service_api
 def grant_list(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
-    if feed.is_feed(request.GET):
-        payload = feed.change_feed_payload(request.GET)
-        refusal = feed.REFUSAL
-    else:
-        payload = grant_list_payload(request.GET)
-        refusal = "Unknown filter value or cursor."
+    payload = grant_list_payload(request.GET)
     if payload is None:
-        return problems.problem("bad_request", 400, detail=refusal)
+        return problems.problem("bad_request", 400, detail="Unknown filter value or cursor.")
     return problems.api_response(payload)
 
 

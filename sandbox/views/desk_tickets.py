@@ -43,7 +43,7 @@ def tickets(request: SandboxRequest, dc: str) -> HttpResponseBase:
     if request.method == "POST":
         return _create(request, org)
     start, limit = request.GET.get("from", "0"), request.GET.get("limit", "10")
-    if not (start.isdigit() and limit.isdigit() and 1 <= int(limit) <= 100):
+    if not (start.isdigit() and limit.isdigit() and int(start) <= 10**6 and 0 < int(limit) <= 100):
         return _invalid(request, "from" if not start.isdigit() else "limit")
     rows = org.tickets.all()[int(start) : int(start) + int(limit)]
     if not rows:
@@ -59,7 +59,8 @@ def ticket(request: SandboxRequest, dc: str, ticket_id: str) -> HttpResponseBase
     org = _organization(request, dc)
     if isinstance(org, HttpResponseBase):
         return org
-    row = org.tickets.filter(pk=int(ticket_id)).first() if ticket_id.isdigit() else None
+    known = ticket_id.isdigit() and len(ticket_id) <= 18
+    row = org.tickets.filter(pk=int(ticket_id)).first() if known else None
     if row is None:
         return desk_error(request, "URL_NOT_FOUND", "The requested ticket does not exist.", 404)
     if request.method == "DELETE":
