@@ -65,7 +65,7 @@ class TimestampField(forms.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=64, **kwargs)
 
-    def clean(self, value: Any) -> datetime | None:  # type: ignore[override]
+    def clean(self, value: Any) -> datetime | None:
         text = super().clean(value)
         if not text:
             return None

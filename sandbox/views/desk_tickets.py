@@ -110,7 +110,7 @@ def _create(request: SandboxRequest, org: DeskOrganization) -> HttpResponseBase:
 
 
 def _json(request: SandboxRequest) -> dict[str, Any] | None:
-    if not request.content_type.startswith("application/json"):
+    if not (request.content_type or "").startswith("application/json"):
         return None
     try:
         body = json.loads(request.body or b"null")

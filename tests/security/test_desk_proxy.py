@@ -26,7 +26,7 @@ MIB = 1024 * 1024
 def _raw(url: str, method: str, target: str, headers: dict[str, str], body: bytes = b""):
     """One request with ``target`` sent exactly as written; (status, headers, body)."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=20)
     try:
         connection.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
         for name, value in {**headers, "Content-Length": str(len(body))}.items():
