@@ -10,6 +10,7 @@ import pytest
 from portal.crypto import decrypt_token
 from portal.models import ZohoGrant
 from tests.cast import US
+from tests.connecting import expire
 from tests.leaks import assert_no_leak
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,6 +90,17 @@ def test_invalid_oauth_refreshes_the_token_and_retries_once(desk_api, sandbox):
     before = grant.access_token_encrypted
     grant.refresh_from_db()
     assert grant.access_token_encrypted != before
+
+
+def test_a_token_refreshed_for_this_call_and_refused_is_replaced(desk_api, sandbox):
+    client, grant = desk_api
+    expire(grant)
+    sandbox.add_fault("invalid_oauth", endpoint="desk_tickets", count=1)
+    answer = client.post("tickets", json={"subject": "Twice fresh"})
+    assert answer.status_code == 200
+    calls = [(r["endpoint"], r["status"]) for r in sandbox.requests()][-4:]
+    refused, retried = [("refresh", 200), ("desk_tickets", 401)], [("refresh", 200)]
+    assert calls == [*refused, *retried, ("desk_tickets", 200)]
 
 
 def test_a_second_invalid_oauth_is_relayed_after_one_refresh(desk_api, sandbox):

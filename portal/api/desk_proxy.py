@@ -86,7 +86,9 @@ def _proxy(
     answer = _forward(call, token)
     if answer.error_code == "invalid_oauth":
         answer.close()
-        token = _token(grant, now=now, force=Force.REJECTED)  # once: a second 401 is relayed
+        # Once (a second 401 is relayed). Asked now: only a refresh made after Desk's refusal
+        # is shared, so even a token refreshed for this very call is replaced.
+        token = _token(grant, now=timezone.now(), force=Force.REJECTED)
         answer = _forward(call, token)
     touch(caller, grant, now)
     return _streamed(answer), _outcome(answer.status)
