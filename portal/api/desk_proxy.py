@@ -111,7 +111,14 @@ def _headers(request: HttpRequest, grant: GrantState) -> dict[str, str]:
 
 
 def _body(request: HttpRequest) -> bytes:
-    """The request body, refused unread when declared too large and cut at one byte over."""
+    """The request body, refused unread when declared too large and cut at one byte over.
+
+    A body without a length (``Transfer-Encoding: chunked``) is refused with 411: Django reads
+    only as many bytes as ``Content-Length`` says, so it would be forwarded as empty.
+    """
+    if "Transfer-Encoding" in request.headers:
+        detail = "Send the body with a Content-Length."
+        raise _Refused(problem("length_required", 411, detail=detail), "refused")
     declared = request.META.get("CONTENT_LENGTH") or ""
     too_large = _Refused(problem("body_too_large", 413, detail="At most 1 MiB."), "refused")
     if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:

@@ -110,7 +110,8 @@ def _desk_proxy(method: str) -> dict[str, Any]:
         "INVALID_OAUTH the token is refreshed and the call sent once more. Desk's status, body "
         "and safe headers (Content-Type, Retry-After, X-Rate-Limit-*, ETag, ...) come back as "
         "Desk sent them, 429 included. The portal's own refusals are problems: 400 "
-        "desk_path_refused, unknown_org, 401, 404, 409 as the access-token call, 413, 429 "
+        "desk_path_refused, unknown_org, 401, 404, 409 as the access-token call, 411 "
+        "length_required (a chunked body), 413, 429 "
         "too_many_failures, 502 desk_unreachable / desk_answer_too_large, 503, 504 "
         "desk_timeout.",
         "parameters": [GRANT_ID, DESK_PATH],

@@ -120,6 +120,27 @@ def test_PX_02_an_oversized_request_body_is_refused_unsent(desk_api, sandbox):
     assert fits.status_code == 200
 
 
+def test_PX_02_a_body_without_a_length_is_refused_not_emptied(desk_api, sandbox):
+    client, grant = desk_api
+    before = len(sandbox.requests())
+    parts = urlsplit(str(client.base_url))
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=20)
+    try:
+        connection.request(
+            "POST",
+            f"/api/v1/grants/{grant.pk}/desk/tickets",
+            body=iter([b'{"subject": ', b'"chunked"}']),
+            headers={"Authorization": f"Bearer {client.raw_key}", "Content-Type": "text/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        status, body = response.status, json.loads(response.read())
+    finally:
+        connection.close()
+    assert status == 411 and body["code"] == "length_required"
+    assert len(sandbox.requests()) == before
+
+
 def test_PX_02_caller_credentials_and_hop_by_hop_headers_stay_behind(desk_api, sandbox):
     client, _ = desk_api
     answer = client.get(
