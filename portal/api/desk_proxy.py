@@ -90,7 +90,11 @@ def _proxy(
         # is shared, so even a token refreshed for this very call is replaced.
         token = _token(grant, now=timezone.now(), force=Force.REJECTED)
         answer = _forward(call, token)
-    touch(caller, grant, now)
+    try:
+        touch(caller, grant, now)
+    except Exception:
+        answer.close()  # nothing will stream it
+        raise
     return _streamed(answer), _outcome(answer.status)
 
 
@@ -129,6 +133,7 @@ def _body(request: HttpRequest) -> bytes:
     return body
 
 
+@sensitive_variables("issued")
 def _token(grant: GrantState, *, now: datetime, force: Force) -> str:
     try:
         issued = issue_token(grant=grant, now=now, min_valid=TOKEN_MIN_VALID, force=force)
