@@ -16,7 +16,10 @@ ENDPOINTS = (
     "desk_organizations",
     "desk_myinfo",
     "authtooauth",
+    "desk_tickets",
+    "desk_ticket",
 )
+DESK_ENDPOINTS = tuple(name for name in ENDPOINTS if name.startswith("desk_"))
 REQUIRED = object()
 MIB = 1024 * 1024
 
@@ -90,8 +93,14 @@ KINDS: dict[str, Kind] = {
     ),
     "rate_limit": Kind(
         "block",
-        params={"status": Param(int, None, 200, 599)},
-        help="Zoho's Access Denied body (Desk: 429 errorCode TOO_MANY_REQUESTS)",
+        params={"status": Param(int, None, 200, 599), "retry_after": Param(int, None, 0, 86400)},
+        help="Zoho's Access Denied body (Desk: 429 errorCode TOO_MANY_REQUESTS, with "
+        "Retry-After and X-Rate-Limit headers when `retry_after` is given)",
+    ),
+    "invalid_oauth": Kind(
+        "block",
+        endpoints=DESK_ENDPOINTS,
+        help="Desk: 401 errorCode INVALID_OAUTH (an access token Desk no longer accepts)",
     ),
     "dead_authtoken": Kind(
         "block",

@@ -29,6 +29,10 @@ HTML_PAGE = (
     "<!doctype html><html><head><title>Zoho Accounts</title></head>"
     "<body><h1>Sign in to access Zoho</h1><p>Our servers are being upgraded.</p></body></html>"
 )
+DESK_INVALID_OAUTH = {
+    "errorCode": "INVALID_OAUTH",
+    "message": "The OAuth token is invalid or expired.",
+}
 DESK_RATE_LIMIT = {
     "errorCode": "TOO_MANY_REQUESTS",
     "message": "You have exceeded the number of API calls allowed in this time window.",
@@ -70,9 +74,19 @@ def blocking_response(request: SandboxRequest, fault: Fault, *, desk: bool) -> H
         )
     if kind == "rate_limit":
         if desk:
-            return JsonResponse(DESK_RATE_LIMIT, status=int(params.get("status") or 429))
+            return _desk_rate_limited(params)
         return JsonResponse(ACCESS_DENIED_BODY, status=int(params.get("status") or 200))
+    if kind == "invalid_oauth":
+        return JsonResponse(DESK_INVALID_OAUTH, status=401)
     raise ValueError(f"{kind} is not a blocking fault")
+
+
+def _desk_rate_limited(params: dict[str, Any]) -> HttpResponseBase:
+    response = JsonResponse(DESK_RATE_LIMIT, status=int(params.get("status") or 429))
+    if params.get("retry_after") is not None:
+        response["Retry-After"] = str(params["retry_after"])
+        response["X-Rate-Limit-Remaining"] = "0"
+    return response
 
 
 def drop_connection(request: SandboxRequest) -> HttpResponseBase:

@@ -60,6 +60,25 @@ class DeskOrganization(models.Model):
         return self.org_id
 
 
+class DeskTicket(models.Model):
+    """A ticket in a Desk organization (the ``tickets`` endpoints the proxy tests call)."""
+
+    org = models.ForeignKey(DeskOrganization, on_delete=models.CASCADE, related_name="tickets")
+    ticket_number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=40, default="Open")
+    email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    modified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_number} ({self.org.org_id})"
+
+
 class Consent(models.Model):
     """The account has approved the client before (so later offline grants get no refresh token
     unless ``prompt=consent``). Connected Apps → Revoke Access deletes it."""
@@ -173,6 +192,9 @@ class RecordedRequest(models.Model):
     zuid = models.CharField(max_length=20, blank=True)
     grant_id = models.BigIntegerField(null=True, blank=True)
     fault = models.CharField(max_length=200, blank=True)
+    # Desk endpoints: the header names received (never values), and the orgId header.
+    header_names = models.JSONField(default=list, blank=True)
+    org_id = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -29,6 +29,8 @@ class Draft:
     grant_id: int | None = None
     error_code: str = ""
     faults: list[str] = field(default_factory=list)
+    header_names: list[str] = field(default_factory=list)
+    org_id: str = ""
     arrived_at: datetime = field(default_factory=timezone.now)
 
 
@@ -60,6 +62,8 @@ def save(draft: Draft, status: int | None) -> RecordedRequest:
         zuid=safe_text(draft.zuid, 20),
         grant_id=draft.grant_id,
         fault=",".join(draft.faults)[:200],
+        header_names=[safe_text(name, 100) for name in draft.header_names[:100]],
+        org_id=safe_text(draft.org_id, 20),
     )
 
 
@@ -102,6 +106,8 @@ def request_as_dict(row: RecordedRequest) -> dict[str, Any]:
         "grant_id": row.grant_id,
         "fault": row.fault or None,
         "fault_fired": bool(row.fault),
+        "header_names": row.header_names,
+        "org_id": row.org_id or None,
     }
 
 

@@ -13,6 +13,7 @@ from sandbox.models import (
     AuthorizationCode,
     Client,
     Consent,
+    DeskTicket,
     Fault,
     RecordedRequest,
     RefreshToken,
@@ -32,6 +33,7 @@ def reset_sandbox() -> None:
     default settings."""
     with transaction.atomic():
         for model in (
+            DeskTicket,
             AccessToken,
             RefreshToken,
             AuthorizationCode,

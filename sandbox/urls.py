@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sandbox.views import authorize, control, desk, identity, migration, page, token
+from sandbox.views import authorize, control, desk, desk_tickets, identity, migration, page, token
 
 app_name = "sandbox"
 
@@ -30,4 +30,6 @@ urlpatterns = [
     path("<str:dc>/accounts/oauth/serverinfo", identity.server_info, name="serverinfo"),
     path("<str:dc>/desk/api/v1/organizations", desk.organizations, name="desk_organizations"),
     path("<str:dc>/desk/api/v1/myinfo", desk.myinfo, name="desk_myinfo"),
+    path("<str:dc>/desk/api/v1/tickets", desk_tickets.tickets, name="desk_tickets"),
+    path("<str:dc>/desk/api/v1/tickets/<str:ticket_id>", desk_tickets.ticket, name="desk_ticket"),
 ]

@@ -211,3 +211,26 @@ def auditor_client(client, auditor: User):
     """The test client, signed in as the auditor."""
     client.force_login(auditor)
     return client
+
+
+@pytest.fixture
+def desk_api(live_server, sandbox, portal, alice, settings):
+    """Alice's grant connected with the Desk ticket scopes, and an httpx2 client for the live
+    API with a service key (for the Desk proxy: ``/grants/<id>/desk/...``)."""
+    import httpx2
+
+    from portal.api.keys import create_service_key
+    from portal.models import ZohoGrant
+
+    settings.ZOHO_SCOPES = [*settings.ZOHO_SCOPES, "Desk.tickets.ALL"]
+    portal.connect(EU)
+    grant = ZohoGrant.objects.get(user=alice)
+    _, raw_key = create_service_key(name="backend")
+    client = httpx2.Client(
+        base_url=f"{live_server.url}/api/v1/grants/{grant.pk}/desk",
+        headers={"Authorization": f"Bearer {raw_key}"},
+        timeout=20,
+    )
+    client.raw_key = raw_key  # type: ignore[attr-defined]
+    yield client, grant
+    client.close()

@@ -95,6 +95,7 @@ def test_every_api_view_decides_for_itself_who_may_call_it() -> None:
         "access_token",
         "grant_revoke",
         "connect_session_create",
+        "desk_proxy",
     }
 
 
@@ -120,3 +121,35 @@ def test_the_served_application_is_the_dispatcher(served: str) -> None:
     page = httpx2.get(f"{served}/accounts/login/", timeout=10)
     assert api.status_code == page.status_code == 200
     assert "vary" not in api.headers and page.headers["vary"] == "Cookie"
+
+
+def test_the_desk_proxy_streams_through_the_lean_path(served: str, desk_api, sandbox) -> None:
+    """The Desk proxy answers with a ``StreamingHttpResponse``; under the API's own handler
+    (what gunicorn serves) Desk's answer arrives whole, with Desk's length, and the lean
+    path's marks (no session, so no ``Vary: Cookie``), and it is counted for /metrics."""
+    client, grant = desk_api
+    proxy = f"{served}/api/v1/grants/{grant.pk}/desk"
+    headers = {"Authorization": f"Bearer {client.raw_key}"}
+    sandbox.add_fault("oversized", endpoint="desk_tickets", size=2 * 1024 * 1024, count=1)
+    before = _proxy_calls("GET", "desk_2xx")
+    with httpx2.stream("GET", f"{proxy}/tickets", headers=headers, timeout=20) as answer:
+        chunks = [chunk for chunk in answer.iter_raw() if chunk]
+        assert answer.status_code == 200
+        assert answer.headers["content-length"] == str(2 * 1024 * 1024)
+        assert answer.headers["cache-control"] == "no-store"
+        assert "vary" not in answer.headers and "set-cookie" not in answer.headers
+    assert sum(len(chunk) for chunk in chunks) == 2 * 1024 * 1024 and len(chunks) > 1
+    assert _proxy_calls("GET", "desk_2xx") == before + 1
+
+
+def _proxy_calls(method: str, outcome: str) -> float:
+    from portal.observe.metrics import DESK_PROXY_CALLS
+
+    for family in DESK_PROXY_CALLS.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.labels == {
+                "method": method,
+                "outcome": outcome,
+            }:
+                return sample.value
+    return 0.0

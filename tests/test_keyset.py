@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from django.test import RequestFactory
 
+from portal.api.feed import FEED_SEEK
 from portal.api.listing import API_SEEK
 from portal.grants.keyset import CURSOR_MAX_LENGTH, decode_cursor, encode_cursor
 from portal.staff.grant_search import HISTORY_SEEK, SORTS
 from portal.staff.paging import cursor_link, page_links, sort_links
 from portal.staff.user_search import USER_SEEK
 
-SEEKS = [*SORTS.values(), HISTORY_SEEK, USER_SEEK, API_SEEK]
+SEEKS = [*SORTS.values(), HISTORY_SEEK, USER_SEEK, API_SEEK, FEED_SEEK]
 GRANT_ID = uuid.UUID("5f0c6a52-93f4-4b6e-9a43-0d1f4c2b7e11")
 AT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 

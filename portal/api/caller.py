@@ -26,7 +26,8 @@ SELECT k.id, k.name, k.prefix, k.key_digest, k.expires_at, k.revoked_at, k.last_
            SELECT 1 FROM portal_tokenissuance i
            WHERE i.service_key_id = k.id AND i.grant_id = g.id
              AND i.access_token_expires_at = g.access_token_expires_at
-       )
+       ),
+       g.data_centre
 FROM portal_servicekey k
 LEFT JOIN portal_zohogrant g ON g.id = %s
 LEFT JOIN accounts_user u ON u.id = g.user_id
@@ -58,6 +59,7 @@ class GrantState:
     last_used_at: datetime | None
     owner_is_active: bool
     already_issued: bool
+    data_centre: str
 
 
 def authenticate(
@@ -92,6 +94,7 @@ def authenticate(
         last_used_at=row[15],
         owner_is_active=bool(row[16]),
         already_issued=bool(row[17]),
+        data_centre=row[18],
     )
     return caller, grant
 

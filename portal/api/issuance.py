@@ -26,41 +26,51 @@ def access_token_response(
     """The JSON answer for ``POST /grants/{id}/access-token``."""
     now = timezone.now()
     forced = token_decision.Force.ASKED if force else token_decision.Force.NO
-    decision = token_decision.decide(_snapshot(grant), now=now, min_valid=min_valid, force=forced)
-    if decision.verdict is token_decision.Verdict.REFUSE:
-        return _refused(tokens.refusal(decision))
-    expires, api_domain = grant.access_token_expires_at, grant.api_domain
-    already_issued = grant.already_issued
     try:
-        if decision.verdict is token_decision.Verdict.HAND_OUT:
-            ciphertext = grant.access_token_encrypted
-            # handed out only when a token and its expiry are stored
-            assert ciphertext is not None and expires is not None
-            token = decrypt_token(ciphertext, context=str(grant.id))
-        else:
-            issued = tokens.refresh_access_token(
-                grant_id=grant.id, min_valid=min_valid, force=forced, asked_at=now
-            )
-            token, expires, api_domain = issued.access_token, issued.expires_at, issued.api_domain
-            already_issued = False
-    except TokenDecryptError:
-        return problem("token_unreadable", 409)
+        issued = issue_token(grant=grant, now=now, min_valid=min_valid, force=forced)
     except tokens.GrantError as error:
-        return _refused(error)
-    if not already_issued:
-        _record_issuance(caller, grant, expires)
-    _touch(caller, grant, now)
+        return refusal_problem(error)
+    # This key already holds the token with this expiry: no second issuance row or audit.
+    if not (grant.already_issued and issued.expires_at == grant.access_token_expires_at):
+        _record_issuance(caller, grant, issued.expires_at)
+    touch(caller, grant, now)
     return api_response(
         {
-            "access_token": token,
+            "access_token": issued.access_token,
             "token_type": "Zoho-oauthtoken",
-            "expires_at": expires.isoformat(),
-            "api_domain": api_domain,
+            "expires_at": issued.expires_at.isoformat(),
+            "api_domain": issued.api_domain,
             "desk_api_base": grant.desk_base_url,
             "org_ids": [org.get("id") for org in grant.organizations],
             "grant_status": "active",
         }
     )
+
+
+@sensitive_variables("token")
+def issue_token(
+    *, grant: GrantState, now: datetime, min_valid: timedelta, force: token_decision.Force
+) -> tokens.IssuedToken:
+    """A token for the API's caller (handed out, or used by the Desk proxy for them).
+
+    The one decision on the caller's own row first (the hot path: a decrypt); a refresh goes
+    through the token service under the grant's lock. Raises :class:`tokens.GrantError`.
+    """
+    decision = token_decision.decide(_snapshot(grant), now=now, min_valid=min_valid, force=force)
+    if decision.verdict is token_decision.Verdict.REFUSE:
+        raise tokens.refusal(decision)
+    if decision.verdict is token_decision.Verdict.REFRESH:
+        return tokens.refresh_access_token(
+            grant_id=grant.id, min_valid=min_valid, force=force, asked_at=now
+        )
+    ciphertext, expires = grant.access_token_encrypted, grant.access_token_expires_at
+    # handed out only when a token and its expiry are stored
+    assert ciphertext is not None and expires is not None
+    try:
+        token = decrypt_token(ciphertext, context=str(grant.id))
+    except TokenDecryptError:
+        raise tokens.GrantInactive("token_unreadable") from None
+    return tokens.IssuedToken(token, expires, grant.api_domain, refreshed=False)
 
 
 def _snapshot(grant: GrantState) -> token_decision.GrantSnapshot:
@@ -73,7 +83,7 @@ def _snapshot(grant: GrantState) -> token_decision.GrantSnapshot:
     )
 
 
-def _refused(error: tokens.GrantError) -> JsonResponse:
+def refusal_problem(error: tokens.GrantError) -> JsonResponse:
     """The throttle is 429, a grant that hands out nothing 409, anything else 503."""
     if isinstance(error, tokens.RefreshTooSoon):
         return problem(error.code, 429, retry_after=error.retry_after)
@@ -117,7 +127,7 @@ class _GrantLabel:
         return f"grant {self.pk}"
 
 
-def _touch(caller: Caller, grant: GrantState, now: datetime) -> None:
+def touch(caller: Caller, grant: GrantState, now: datetime) -> None:
     """Keep "last used" roughly current without writing on every request."""
     stale = now - TOUCH_INTERVAL
     if caller.key_last_used_at is None or caller.key_last_used_at < stale:

@@ -7,6 +7,7 @@ from uuid import UUID
 from django import forms
 from django.http import QueryDict
 
+from portal.api import feed
 from portal.grants.keyset import Seek
 from portal.models import ZohoGrant
 
@@ -79,6 +80,7 @@ class GrantFilterForm(forms.Form):
     org_id = forms.CharField(required=False, max_length=32)
     status = forms.ChoiceField(required=False, choices=[("", ""), *ZohoGrant.Status.choices])
     cursor = forms.CharField(required=False, max_length=200)
+    updated_since = feed.TimestampField(required=False)  # the change feed (portal/api/feed.py)
 
 
 def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
@@ -101,6 +103,9 @@ def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
         grants = grants.filter(organizations__contains=[{"id": wanted["org_id"]}])
     if wanted["status"]:
         grants = grants.filter(status=wanted["status"])
+    if wanted["updated_since"]:
+        since, cursor = wanted["updated_since"], wanted["cursor"]
+        return feed.change_page(grants, since=since, cursor=cursor, fields=_FIELDS, show=_payload)
     if wanted["cursor"]:
         position = API_SEEK.decode(wanted["cursor"])
         if position is None:

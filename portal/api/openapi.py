@@ -120,12 +120,71 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+UPDATED_SINCE = {
+    "type": "string",
+    "format": "date-time",
+    "description": "The change feed: grants whose shown fields changed after this time (RFC "
+    "3339, with an offset), oldest change first. Combines with `cursor` only. "
+    "`next_cursor` is set on the last page too: keep it and ask again later, with the same "
+    "`updated_since`, for what changed since. A change is listed once its transaction and "
+    "every older one still open have committed, so a reader never skips one.",
+}
+# A plain path segment: URL-safe characters, not only dots, at most 200 of them.
+_SEGMENT = "[A-Za-z0-9._~-]{0,99}[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,100}"
+DESK_PATH = {
+    "name": "path",
+    "in": "path",
+    "required": True,
+    "description": "A Desk API path under the grant's Desk API base (`tickets/123`); plain "
+    "segments only: `..`, encoded slashes or dots, backslashes, `//`, `@`, `:` are refused.",
+    "schema": {
+        "type": "string",
+        "maxLength": 1000,
+        "pattern": f"^{_SEGMENT}(/{_SEGMENT})*$",
+    },
+}
+
+
+def _desk_proxy(method: str) -> dict[str, Any]:
+    """One method of the Desk proxy: Desk's own answer, relayed (so any status and type)."""
+    operation: dict[str, Any] = {
+        "summary": f"{method.upper()} on the grant's Desk API, with a fresh token added "
+        "(the token never leaves the portal)",
+        "description": "Forwarded to `<desk_api_base>/<path>` with the query string, the body "
+        "(at most 1 MiB, else 413 body_too_large) and an `orgId` header: the caller's when it "
+        "names one of the grant's organizations (else 400 unknown_org), by default the grant's "
+        "organization when it has exactly one. When Desk answers 401 "
+        "INVALID_OAUTH the token is refreshed and the call sent once more. Desk's status, body "
+        "and safe headers (Content-Type, Retry-After, X-Rate-Limit-*, ETag, ...) come back as "
+        "Desk sent them, 429 included. The portal's own refusals are problems: 400 "
+        "desk_path_refused, unknown_org, 401, 404, 409 as the access-token call, 411 "
+        "length_required (a chunked body), 413, 429 "
+        "too_many_failures, 502 desk_unreachable / desk_answer_too_large, 503, 504 "
+        "desk_timeout.",
+        "parameters": [GRANT_ID, DESK_PATH],
+        "responses": {
+            "204": {"description": "Desk's answer without a body"},
+            "default": {
+                "description": "Desk's answer as Desk sent it, or a problem of the portal's",
+                "content": {"*/*": {"schema": {}}},
+            },
+        },
+    }
+    if method in ("post", "patch", "put"):
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    return operation
+
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "Desk Connect token API",
         "version": "1.0.0",
-        "description": "Fresh Zoho Desk access tokens for the app's backend. Authenticate with "
+        "description": "Fresh Zoho Desk access tokens for the app's backend, a change feed of "
+        "grants, and a proxy to each grant's Desk API. Authenticate with "
         "`Authorization: Bearer <service key>`; sessions and cookies are ignored.",
     },
     "servers": [{"url": "/api/v1"}],
@@ -142,6 +201,10 @@ DOCUMENT: dict[str, Any] = {
                             "properties": {
                                 "grants": {"type": "array", "items": GRANT},
                                 "next_cursor": {"type": ["string", "null"]},
+                                "has_more": {
+                                    "type": "boolean",
+                                    "description": "The change feed only: more changes now.",
+                                },
                             },
                         },
                     )
@@ -181,9 +244,13 @@ DOCUMENT: dict[str, Any] = {
                                 "description": "Opaque: pass next_cursor from a previous page.",
                             },
                         ),
+                        ("updated_since", UPDATED_SINCE),
                     )
                 ],
             )
+        },
+        "/grants/{grant_id}/desk/{path}": {
+            method: _desk_proxy(method) for method in ("get", "post", "patch", "put", "delete")
         },
         "/grants/{grant_id}": {
             "get": _op(

@@ -23,6 +23,14 @@ TITLES = {
     "too_many_requests": "Too many requests from this service key; retry shortly.",
     "service_unavailable": "The portal's database is briefly unavailable; retry shortly.",
     "server_error": "Something went wrong on our side.",
+    # The Desk proxy (portal/api/desk_proxy.py)
+    "desk_path_refused": "The Desk path or query is not a plain path under the Desk API.",
+    "unknown_org": "The orgId header names an organization this grant does not reach.",
+    "body_too_large": "The request body is too large for the Desk proxy.",
+    "length_required": "The Desk proxy needs the request body's length.",
+    "desk_unreachable": "Zoho Desk could not be reached.",
+    "desk_timeout": "Zoho Desk did not answer in time.",
+    "desk_answer_too_large": "Zoho Desk's answer is larger than the proxy relays.",
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.api import openapi, views
+from portal.api import desk_proxy, openapi, views
 
 app_name = "api"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("grants/<uuid:grant_id>/access-token", views.access_token, name="access_token"),
     path("grants/<uuid:grant_id>/revoke", views.grant_revoke, name="grant_revoke"),
     path("connect-sessions", views.connect_session_create, name="connect_session_create"),
+    path("grants/<uuid:grant_id>/desk/<path:desk_path>", desk_proxy.desk_proxy, name="desk_proxy"),
     path("openapi.json", openapi.openapi_document, name="openapi"),
     path("ping", openapi.ping, name="ping"),
 ]

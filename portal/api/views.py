@@ -12,6 +12,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -29,13 +30,15 @@ logger = logging.getLogger("portal.api")
 MINUTE = timedelta(minutes=1)
 
 
-def service_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def service_api(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Authenticate by service key (never by session) before the view runs."""
 
     @csrf_exempt
     @login_not_required
     @wraps(view)
-    def wrapped(request: HttpRequest, grant_id: UUID | None = None, **kwargs: Any) -> HttpResponse:
+    def wrapped(
+        request: HttpRequest, grant_id: UUID | None = None, **kwargs: Any
+    ) -> HttpResponseBase:
         found = callers.authenticate(request.META.get("HTTP_AUTHORIZATION", ""), grant_id)
         if found is None:
             logger.warning("api: refused a request without a valid service key")

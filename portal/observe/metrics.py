@@ -52,6 +52,18 @@ LATENCY = Histogram(
     registry=_PROCESS,
 )
 
+DESK_PROXY_CALLS = Counter(
+    f"{PREFIX}_desk_proxy_calls",
+    "Calls through the Desk proxy, by method and outcome (Desk's status class, or why not sent).",
+    ["method", "outcome"],
+    registry=_PROCESS,
+)
+
+
+def count_desk_proxy_call(*, method: str, outcome: str) -> None:
+    """Count one call through the Desk proxy (``outcome``: a short fixed word)."""
+    DESK_PROXY_CALLS.labels(method, outcome).inc()
+
 
 # The labelled children, found once per (route, method, status): ``labels()`` takes a lock and
 # builds a key on every call, which is most of the cost on the token API's hot path.

@@ -51,6 +51,11 @@ class RequestObservationMiddleware:
             status=response.status_code,
             seconds=time.perf_counter() - started,
         )
+        # The Desk proxy (portal/api/desk_proxy.py) names how its call ended.
+        outcome = getattr(request, "desk_proxy_outcome", None)
+        if outcome is not None:
+            method = request.method if request.method in METHODS else "other"
+            metrics.count_desk_proxy_call(method=method, outcome=outcome)
         return response
 
 

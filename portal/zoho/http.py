@@ -56,15 +56,18 @@ def _tls_context() -> ssl.SSLContext:
 class _BoundedStream(httpx2.SyncByteStream):
     """Stops a body that is too large or that drips past the total deadline."""
 
-    def __init__(self, stream: httpx2.SyncByteStream, deadline: float) -> None:
+    def __init__(
+        self, stream: httpx2.SyncByteStream, deadline: float, max_bytes: int = MAX_BODY_BYTES
+    ) -> None:
         self._stream = stream
         self._deadline = deadline
+        self._max_bytes = max_bytes
 
     def __iter__(self) -> Iterator[bytes]:
         size = 0
         for chunk in self._stream:
             size += len(chunk)
-            if size > MAX_BODY_BYTES:
+            if size > self._max_bytes:
                 raise ZohoUnavailable("response_too_large")
             if time.monotonic() > self._deadline:
                 raise ZohoUnavailable("timeout")
@@ -79,9 +82,12 @@ class _InflatedStream(httpx2.SyncByteStream):
     size cap: a small gzip bomb never inflates into memory (httpx2 would inflate each chunk
     whole, one 64 KB chunk to 64 MB)."""
 
-    def __init__(self, stream: httpx2.SyncByteStream, encoding: str) -> None:
+    def __init__(
+        self, stream: httpx2.SyncByteStream, encoding: str, max_bytes: int = MAX_BODY_BYTES
+    ) -> None:
         self._stream = stream
         self._encoding = encoding
+        self._max_bytes = max_bytes
 
     def __iter__(self) -> Iterator[bytes]:
         if self._encoding not in _GZIP:
@@ -97,7 +103,7 @@ class _InflatedStream(httpx2.SyncByteStream):
                 except zlib.error:
                     raise ZohoUnavailable("malformed_response") from None
                 size += len(out)
-                if size > MAX_BODY_BYTES:
+                if size > self._max_bytes:
                     raise ZohoUnavailable("response_too_large")
                 yield out
                 data = inflater.unconsumed_tail
@@ -112,8 +118,15 @@ class BoundedTransport(httpx2.BaseTransport):
     """Wraps a transport so every response body is bounded in size (as sent and as
     decompressed) and total time."""
 
-    def __init__(self, total_seconds: float, inner: httpx2.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        total_seconds: float,
+        inner: httpx2.BaseTransport | None = None,
+        *,
+        max_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self._total_seconds = total_seconds
+        self._max_bytes = max_bytes
         self._inner = inner or httpx2.HTTPTransport(retries=0, verify=_tls_context())
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -121,10 +134,10 @@ class BoundedTransport(httpx2.BaseTransport):
         response = self._inner.handle_request(request)
         assert isinstance(response.stream, httpx2.SyncByteStream)
         headers = response.headers
-        stream: httpx2.SyncByteStream = _BoundedStream(response.stream, deadline)
+        stream: httpx2.SyncByteStream = _BoundedStream(response.stream, deadline, self._max_bytes)
         encoding = headers.get("Content-Encoding", "").strip().lower()
         if encoding not in ("", "identity"):
-            stream = _InflatedStream(stream, encoding)
+            stream = _InflatedStream(stream, encoding, self._max_bytes)
             headers = httpx2.Headers(
                 [
                     (name, value)
@@ -143,11 +156,12 @@ class BoundedTransport(httpx2.BaseTransport):
         self._inner.close()
 
 
-def client_options() -> dict[str, Any]:
+def client_options(*, max_body_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """Keyword arguments every Zoho HTTP client is built with.
 
     ``ZOHO_HTTP_TIMEOUT`` bounds each phase (connect at most 5 s) and, plus two seconds, the
     whole body; a server dripping bytes cannot hold a request (or a grant's lock) longer.
+    Bodies larger than ``max_body_bytes`` (as sent or inflated) are cut off with an error.
     """
     seconds = float(settings.ZOHO_HTTP_TIMEOUT)
     return {
@@ -158,7 +172,7 @@ def client_options() -> dict[str, Any]:
             "Accept": "application/json",
             "Accept-Encoding": "gzip",
         },
-        "transport": BoundedTransport(seconds + 2.0),
+        "transport": BoundedTransport(seconds + 2.0, max_bytes=max_body_bytes),
         "trust_env": False,
     }
 

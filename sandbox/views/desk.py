@@ -1,4 +1,5 @@
-"""``/sandbox/<dc>/desk/api/v1/organizations`` and ``.../myinfo`` (reference §7).
+"""``/sandbox/<dc>/desk/api/v1/organizations`` and ``.../myinfo`` (reference §7); tickets
+are in ``desk_tickets.py``.
 
 Authorization is ``Zoho-oauthtoken <token>`` only; errors carry ``errorCode`` and ``message``.
 """
@@ -32,7 +33,7 @@ def desk_error(
 @require_GET
 def organizations(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """The organizations the token's user is an agent in (no ``orgId`` needed)."""
-    access = _authorize(request, dc, ORGANIZATIONS_SCOPES)
+    access = authorize(request, dc, ORGANIZATIONS_SCOPES)
     if isinstance(access, HttpResponseBase):
         return access
     orgs = access.account.orgs.all()
@@ -43,7 +44,7 @@ def organizations(request: SandboxRequest, dc: str) -> HttpResponseBase:
 @require_GET
 def myinfo(request: SandboxRequest, dc: str) -> HttpResponseBase:
     """The agent behind the token in the organization named by the ``orgId`` header."""
-    access = _authorize(request, dc, MYINFO_SCOPES)
+    access = authorize(request, dc, MYINFO_SCOPES)
     if isinstance(access, HttpResponseBase):
         return access
     org_id = request.headers.get("orgId", "").strip()
@@ -66,10 +67,13 @@ def myinfo(request: SandboxRequest, dc: str) -> HttpResponseBase:
     return JsonResponse(_agent(access.account, org))
 
 
-def _authorize(
+def authorize(
     request: SandboxRequest, dc: str, scopes: tuple[str, ...]
 ) -> AccessToken | HttpResponseBase:
+    """The access token's row when it may call an endpoint needing one of ``scopes``, else
+    Desk's error answer. Notes the header names received (never values) in the record."""
     draft = request.sandbox
+    draft.header_names = sorted(request.headers)
     value = bearer_token(request, schemes=("zoho-oauthtoken",))
     known = access_row(value)
     if known is not None:

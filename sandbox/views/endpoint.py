@@ -86,6 +86,8 @@ def faults_before(request: SandboxRequest, *, zuid: str | None = None) -> HttpRe
         draft.error_code = str(firing.block.params.get("error", INJECTED_ERRORS[kind]))
     elif kind == "rate_limit":
         draft.error_code = "Access Denied"
+    elif kind == "invalid_oauth":
+        draft.error_code = "INVALID_OAUTH"
     return blocking_response(request, firing.block, desk=draft.endpoint.startswith("desk_"))
 
 

@@ -134,7 +134,5 @@ DEFERRED: dict[str, str] = {
     "WH-02": _ISSUE_16.format("webhooks"),
     "WH-03": _ISSUE_16.format("webhooks"),
     "WH-04": _ISSUE_16.format("webhooks"),
-    "PX-01": _ISSUE_16.format("the Desk proxy and its paths"),
-    "PX-02": _ISSUE_16.format("the Desk proxy and its limits"),
     "MG-01": _ISSUE_17,
 }
