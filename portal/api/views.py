@@ -137,7 +137,7 @@ def connect_session_create(request: HttpRequest, caller: callers.Caller) -> Json
             return_url=body.get("return_url"),
         )
     except connect_sessions.ConnectSessionRefused as refused:
-        return problems.problem(refused.code, refused.status, detail=refused.message)
+        return problems.problem(refused.code, refused.http_status, detail=refused.message)
     payload = {
         "id": str(created.id),
         "url": created.url,

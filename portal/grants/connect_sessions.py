@@ -46,7 +46,7 @@ class ConnectSessionRefused(Exception):
 
     def __init__(self, code: str, status: int, message: str) -> None:
         self.code = code
-        self.status = status
+        self.http_status = status
         self.message = message
         super().__init__(message)
 

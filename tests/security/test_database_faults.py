@@ -170,6 +170,7 @@ def test_DB_10_jobs_carry_no_tokens_and_a_retried_revocation_calls_zoho_once(con
     not_periodic = {
         "portal.send_mail": ["kind", "to", "subject", "text", "html"],
         "portal.send_password_reset": ["user_id"],
+        "portal.send_email_verification": ["user_id"],
         "portal.revoke_for_staff": ["revocation_id", "grant_id"],
     }
     for name, task in app.tasks.items():
