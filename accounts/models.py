@@ -131,6 +131,10 @@ class AuditEvent(models.Model):
         AUDIT_EXPORTED = "audit.exported"
         CLIENT_REJECTED = "portal.client_rejected"
         CLIENT_RECOVERED = "portal.client_recovered"
+        WEBHOOK_CREATED = "webhook.created"
+        WEBHOOK_DELETED = "webhook.deleted"
+        WEBHOOK_REDELIVERED = "webhook.redelivered"
+        WEBHOOK_DISABLED = "webhook.disabled"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

@@ -26,6 +26,7 @@ DEVELOPMENT_VALUES: dict[str, Callable[[], str]] = {
     "EMAIL_URL": lambda: "consolemail://",
     "TOKEN_ENCRYPTION_KEYS": fernet_key,
     "SANDBOX_ENABLED": lambda: "1",
+    "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": lambda: "1",
     "ZOHO_CLIENT_ID": lambda: "1000.SANDBOXCLIENT000000000000000000",
     "ZOHO_CLIENT_SECRET": lambda: secrets.token_hex(21),
     "DEMO_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(12),

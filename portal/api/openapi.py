@@ -63,6 +63,45 @@ ACCESS_TOKEN = {
 }
 
 
+EVENT_TYPES = [
+    "grant.connected",
+    "grant.reconnected",
+    "grant.needs_reconnect",
+    "grant.recovered",
+    "grant.warning",
+    "grant.revoked",
+]
+WEBHOOK: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "url", "events", "created_at"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "url": {"type": "string"},
+        "events": {"type": "array", "items": {"enum": EVENT_TYPES}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "disabled_at": WHEN,
+    },
+}
+NEW_WEBHOOK = {
+    "type": "object",
+    "required": ["url", "events"],
+    "properties": {
+        "url": {
+            "type": "string",
+            "maxLength": 2000,
+            "description": "https, resolving to public addresses only (checked again at every "
+            "delivery); redirects are never followed.",
+        },
+        "events": {
+            "type": "array",
+            "items": {"enum": EVENT_TYPES},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+    },
+}
+
+
 def _op(summary: str, ok: dict[str, Any], errors: list[str], **extra: Any) -> dict[str, Any]:
     responses: dict[str, Any] = {**ok}
     responses.update({code: PROBLEM for code in errors})
@@ -160,6 +199,50 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": _json("Alive", {"type": "object"})},
             }
         },
+        "/webhooks": {
+            "get": _op(
+                "List webhook endpoints (global to the portal; never a secret)",
+                {
+                    "200": _json(
+                        "Endpoints",
+                        {
+                            "type": "object",
+                            "properties": {"webhooks": {"type": "array", "items": WEBHOOK}},
+                        },
+                    )
+                },
+                ["401", "429"],
+            ),
+            "post": _op(
+                "Register an endpoint for Standard Webhooks grant events",
+                {
+                    "201": _json(
+                        "Registered: the secret (whsec_…) is shown this once",
+                        {
+                            **WEBHOOK,
+                            "required": [*WEBHOOK["required"], "secret"],
+                            "properties": {
+                                **WEBHOOK["properties"],
+                                "secret": {"type": "string", "pattern": "^whsec_"},
+                            },
+                        },
+                    )
+                },
+                ["400", "401", "409", "429"],
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": NEW_WEBHOOK}},
+                },
+            ),
+        },
+        "/webhooks/{webhook_id}": {
+            "delete": _op(
+                "Delete an endpoint and its delivery log",
+                {"204": {"description": "Deleted"}},
+                ["401", "404", "429"],
+                parameters=[{**GRANT_ID, "name": "webhook_id"}],
+            )
+        },
         "/grants/{grant_id}/revoke": {
             "post": _op(
                 "Revoke the grant (hand-out stops at once)",
@@ -189,8 +272,9 @@ DOCUMENT: dict[str, Any] = {
                                 "code": {
                                     "type": "string",
                                     "description": "Stable: 401 unauthorized; 404 not_found; "
-                                    "400 bad_request; 409 needs_reconnect, revoking, revoked, "
-                                    "token_unreadable, user_inactive (staff deactivated the "
+                                    "400 bad_request, webhook_url_refused; 409 "
+                                    "needs_reconnect, revoking, revoked, token_unreadable, "
+                                    "too_many_endpoints, user_inactive (staff deactivated the "
                                     "grant's owner: no token until they are reactivated); 429 "
                                     "refresh_too_soon, too_many_failures; 503 "
                                     "upstream_unavailable, busy, portal_misconfigured "

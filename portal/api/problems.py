@@ -13,6 +13,8 @@ TITLES = {
     "too_many_failures": "Too many requests without a valid key from this address.",
     "not_found": "No such grant.",
     "bad_request": "The request could not be read.",
+    "webhook_url_refused": "The webhook URL is not allowed (https to a public address only).",
+    "too_many_endpoints": "There are already as many webhook endpoints as allowed.",
     "service_unavailable": "The portal's database is briefly unavailable; retry shortly.",
     "server_error": "Something went wrong on our side.",
 }

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal.api import openapi, views
+from portal.api.webhooks import views as webhook_views
 
 app_name = "api"
 
@@ -9,6 +10,8 @@ urlpatterns = [
     path("grants/<uuid:grant_id>", views.grant_detail, name="grant_detail"),
     path("grants/<uuid:grant_id>/access-token", views.access_token, name="access_token"),
     path("grants/<uuid:grant_id>/revoke", views.grant_revoke, name="grant_revoke"),
+    path("webhooks", webhook_views.webhooks, name="webhooks"),
+    path("webhooks/<uuid:webhook_id>", webhook_views.webhook_delete, name="webhook_delete"),
     path("openapi.json", openapi.openapi_document, name="openapi"),
     path("ping", openapi.ping, name="ping"),
 ]

@@ -21,7 +21,8 @@ from portal import health
 from portal.api import caller as callers
 from portal.api import problems
 from portal.api.issuance import access_token_response
-from portal.api.listing import grant_detail_payload, grant_list_payload
+from portal.api.listing import grant_list_payload
+from portal.grants.representation import grant_detail_payload
 from portal.grants.revocation import revoke_grant
 
 logger = logging.getLogger("portal.api")
@@ -51,7 +52,8 @@ def service_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapped
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+def json_body(request: HttpRequest) -> dict[str, Any] | None:
+    """The request's JSON object ({} for no body), or None when it is not one."""
     if not request.body:
         return {}
     try:
@@ -66,7 +68,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
 def access_token(
     request: HttpRequest, caller: callers.Caller, grant: callers.GrantState
 ) -> HttpResponse:
-    body = _json_body(request)
+    body = json_body(request)
     if body is None:
         return problems.problem("bad_request", 400, detail="The body must be a JSON object.")
     min_valid = body.get("min_valid_seconds", 300)
