@@ -402,7 +402,7 @@ class WebhookDelivery(models.Model):
     job run again after its worker died still holds the key and sends (at least once).
     """
 
-    class Status(models.TextChoices):
+    class State(models.TextChoices):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Given up"
@@ -411,7 +411,7 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_response_code = models.PositiveIntegerField(null=True, blank=True)

@@ -59,7 +59,7 @@ def test_connect_emits_connected_with_the_grant_as_the_api_shows_it(
     assert abs(int(headers["webhook-timestamp"]) - timezone.now().timestamp()) < 10
     assert receiver.received[0].path == "/hooks/desk?via=test"
     row = WebhookDelivery.objects.get()
-    assert (row.status, row.attempts, row.last_response_code) == ("delivered", 1, 200)
+    assert (row.state, row.attempts, row.last_response_code) == ("delivered", 1, 200)
 
     assert portal.connect(EU).status_code == 303
     send_all()
@@ -199,7 +199,7 @@ def test_a_failing_receiver_is_retried_with_back_off_and_the_same_id(make_grant,
         for got in failing.received:
             Webhook(secret).verify(got.body, got.headers)
         row = WebhookDelivery.objects.get()
-        assert (row.status, row.attempts, row.last_response_code) == ("failed", 8, 500)
+        assert (row.state, row.attempts, row.last_response_code) == ("failed", 8, 500)
         [alert] = [m for m in delivered() if "given up" in m.subject]
         assert alert.to == [staff.email] and event.message_id in alert.body
     finally:
@@ -217,7 +217,7 @@ def test_a_receiver_that_recovers_gets_the_event_once_more_with_the_same_id(make
         send_all()
         assert [got.headers["webhook-id"] for got in flaky.received] == [event.message_id] * 2
         row = WebhookDelivery.objects.get()
-        assert (row.status, row.attempts, row.last_response_code) == ("delivered", 2, 200)
+        assert (row.state, row.attempts, row.last_response_code) == ("delivered", 2, 200)
     finally:
         flaky.close()
 
@@ -235,7 +235,7 @@ def test_410_gone_disables_the_endpoint(make_grant):
         send_all()
         endpoint.refresh_from_db()
         assert endpoint.disabled_at is not None and len(gone.received) == 1
-        assert WebhookDelivery.objects.get().status == "failed"
+        assert WebhookDelivery.objects.get().state == "failed"
         assert AuditEvent.objects.filter(action="webhook.disabled").count() == 1
         assert _emit(make_grant(zoho_user_id="777")) is None  # nothing more is queued there
     finally:

@@ -82,6 +82,8 @@ WEBHOOK: dict[str, Any] = {
         "disabled_at": WHEN,
     },
 }
+_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+URL_PATTERN = f'^https://{_LABEL}(\\.{_LABEL})*(:[1-9][0-9]{{0,3}})?(/[!-"$-~]*)?$'
 NEW_WEBHOOK = {
     "type": "object",
     "required": ["url", "events"],
@@ -89,6 +91,7 @@ NEW_WEBHOOK = {
         "url": {
             "type": "string",
             "maxLength": 2000,
+            "pattern": URL_PATTERN,
             "description": "https, resolving to public addresses only (checked again at every "
             "delivery); redirects are never followed.",
         },

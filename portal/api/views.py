@@ -47,7 +47,9 @@ def service_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         caller, grant = found
         if grant_id is not None and grant is None:
             return problems.problem("not_found", 404)
-        return view(request, caller, grant, **kwargs) if grant_id else view(request, caller)
+        return (
+            view(request, caller, grant, **kwargs) if grant_id else view(request, caller, **kwargs)
+        )
 
     return wrapped
 

@@ -26,12 +26,12 @@ RECENT = 100
 @require_GET
 def webhooks(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every endpoint with its delivery counts."""
-    pending, failed = WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED
+    pending, failed = WebhookDelivery.State.PENDING, WebhookDelivery.State.FAILED
     listed = (
         WebhookEndpoint.objects.defer("secret_encrypted")
         .annotate(
-            pending=Count("deliveries", filter=Q(deliveries__status=pending)),
-            failed=Count("deliveries", filter=Q(deliveries__status=failed)),
+            pending=Count("deliveries", filter=Q(deliveries__state=pending)),
+            failed=Count("deliveries", filter=Q(deliveries__state=failed)),
             total=Count("deliveries"),
         )
         .order_by("created_at", "id")
@@ -70,7 +70,7 @@ def webhook_detail(request: AuthenticatedHttpRequest, endpoint_id: UUID) -> Http
             "message_id": found.event.message_id,
             "type": found.event.type,
             "grant_id": found.event.grant_id,
-            "status": found.get_status_display(),
+            "state": found.get_state_display(),
             "attempts": found.attempts,
             "last_attempt_at": found.last_attempt_at,
             "next_attempt_at": found.next_attempt_at,

@@ -66,8 +66,8 @@ def post(*, url: str, headers: dict[str, str], body: bytes) -> Attempt:
     sent = {**headers, "user-agent": USER_AGENT, "content-length": str(len(body))}
     try:
         connection.request("POST", target.path, body=body, headers=sent)
-        response = connection.getresponse()
-        return Attempt(response.status, "" if 200 <= response.status < 300 else "http_status")
+        code = connection.getresponse().status
+        return Attempt(code, "" if 200 <= code < 300 else "http_status")
     except TimeoutError:
         return Attempt(None, "timeout")
     except ssl.SSLError:

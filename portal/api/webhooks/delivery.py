@@ -28,7 +28,7 @@ from portal.grants import events
 from portal.models import MANAGE_WEBHOOKS, WebhookDelivery
 
 logger = logging.getLogger(__name__)
-Status = WebhookDelivery.Status
+State = WebhookDelivery.State
 RETRY_WAITS = (5, 300, 1800, 7200, 18000, 36000, 36000)  # seconds after attempt 1, 2, …
 MAX_ATTEMPTS = len(RETRY_WAITS) + 1
 GONE = 410
@@ -38,10 +38,10 @@ def deliver(*, delivery_id: int, key: str) -> str:
     """Make the attempt the job holding ``key`` is due to make; returns what happened."""
     with transaction.atomic():
         delivery = _locked(delivery_id)
-        if delivery is None or delivery.status != Status.PENDING or delivery.attempt_key != key:
+        if delivery is None or delivery.state != State.PENDING or delivery.attempt_key != key:
             return "skipped"
         if delivery.endpoint.disabled_at is not None:
-            _finish(delivery, Status.FAILED)
+            _finish(delivery, State.FAILED)
             return "endpoint_disabled"
         delivery.attempts += 1
         delivery.last_attempt_at = timezone.now()
@@ -78,11 +78,11 @@ def _record(*, delivery_id: int, key: str, attempt: client.Attempt) -> str:
         delivery.last_response_code = attempt.status_code
         delivery.last_error = attempt.error
         delivery.save(update_fields=["last_response_code", "last_error"])
-        if delivery.attempt_key != key or delivery.status != Status.PENDING:
+        if delivery.attempt_key != key or delivery.state != State.PENDING:
             return "superseded"  # redelivered meanwhile: that job carries on
         if attempt.ok:
             delivery.delivered_at = timezone.now()
-            _finish(delivery, Status.DELIVERED)
+            _finish(delivery, State.DELIVERED)
             return "delivered"
         logger.warning(
             "webhook delivery %s attempt %d failed: %s %s",
@@ -93,21 +93,21 @@ def _record(*, delivery_id: int, key: str, attempt: client.Attempt) -> str:
         )
         if attempt.status_code == GONE:
             endpoints.disable_endpoint(endpoint=delivery.endpoint, reason="410 Gone")
-            _finish(delivery, Status.FAILED)
+            _finish(delivery, State.FAILED)
             return "endpoint_gone"
         if delivery.attempts >= MAX_ATTEMPTS:
-            _finish(delivery, Status.FAILED)
+            _finish(delivery, State.FAILED)
             _tell_staff(delivery)
             return "gave_up"
         events.queue_attempt(delivery, delay_seconds=RETRY_WAITS[delivery.attempts - 1])
         return "retrying"
 
 
-def _finish(delivery: WebhookDelivery, status: str) -> None:
-    delivery.status = status
+def _finish(delivery: WebhookDelivery, state: str) -> None:
+    delivery.state = state
     delivery.attempt_key = ""
     delivery.next_attempt_at = None
-    delivery.save(update_fields=["status", "attempt_key", "next_attempt_at", "delivered_at"])
+    delivery.save(update_fields=["state", "attempt_key", "next_attempt_at", "delivered_at"])
 
 
 def _tell_staff(delivery: WebhookDelivery) -> None:
@@ -137,8 +137,8 @@ def redeliver(*, delivery_id: int, context: AuditContext) -> bool:
         delivery = _locked(delivery_id)
         if delivery is None or delivery.endpoint.disabled_at is not None:
             return False
-        delivery.status = Status.PENDING
-        delivery.save(update_fields=["status"])
+        delivery.state = State.PENDING
+        delivery.save(update_fields=["state"])
         events.queue_attempt(delivery)
         record_event(
             action=AuditEvent.Action.WEBHOOK_REDELIVERED,

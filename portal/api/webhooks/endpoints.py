@@ -73,7 +73,10 @@ def register_endpoint(*, url: Any, events: Any, context: AuditContext) -> Regist
         raise EndpointRefused("bad_request", "url must be a string.")
     kinds = checked_events(events)
     try:
-        addresses.resolve(url)
+        if addresses.private_networks_allowed():
+            addresses.check_url(url)  # anything goes, so the name is not looked up yet
+        else:
+            addresses.resolve(url)
     except addresses.UnsafeTarget as refused:
         raise EndpointRefused(
             "webhook_url_refused", f"The URL is not allowed ({refused.code})."

@@ -1,0 +1,261 @@
+"""Issue 16 item 4: grant events as Standard Webhooks (WH-01 to WH-04).
+
+Signatures are checked by an independent verifier (the ``standardwebhooks`` package's
+``Webhook.verify``, which receivers use, and the specification's published test vector
+recomputed here with ``hmac``); SSRF attempts are made with the private-network allowance
+off, as in production, against receivers on this machine that count every connection.
+"""
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connections, transaction
+from django.utils import timezone
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from accounts.audit import AuditContext
+from accounts.models import AuditEvent
+from portal.api.webhooks import addresses, delivery, signing
+from portal.api.webhooks.endpoints import EndpointRefused, register_endpoint
+from portal.grants import events
+from portal.models import WebhookDelivery, WebhookEndpoint, ZohoGrant
+from tests.jobs import queued, run_jobs
+from tests.leaks import assert_no_leak, database_text
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def emit(grant):
+    with transaction.atomic():
+        return events.emit(event_type=events.EventType.CONNECTED, grant=grant)
+
+
+def test_WH_01_the_signature_follows_the_specification_vector():
+    """Standard Webhooks' published vector, recomputed by hand and by the portal's signer."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    msg_id, stamp, body = "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}'
+    expected = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{stamp}.{body}".encode(), hashlib.sha256).digest()
+    assert f"v1,{base64.b64encode(mac).decode()}" == expected
+    at = timezone.datetime.fromtimestamp(stamp, tz=timezone.UTC)
+    made = signing.headers(secret=secret, message_id=msg_id, body=body, at=at)
+    assert made == {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": expected,
+        "content-type": "application/json",
+    }
+
+
+def test_WH_01_deliveries_verify_and_forgeries_do_not(make_grant, receiver, webhook):
+    _, secret = webhook
+    emit(make_grant())
+    run_jobs(events.DELIVER_WEBHOOK)
+    [got] = receiver.received
+    assert Webhook(secret).verify(got.body, got.headers)["type"] == "grant.connected"
+    other = signing.new_secret()
+    forgeries = [
+        (got.body.replace(b"active", b"revoked"), got.headers),  # tampered body
+        (got.body, {**got.headers, "webhook-id": "msg_other"}),  # another id
+        (got.body, {**got.headers, "webhook-signature": "v1," + "A" * 44}),
+        (got.body, {k: v for k, v in got.headers.items() if k != "webhook-signature"}),
+    ]
+    for body, headers in forgeries:
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other).verify(got.body, got.headers)  # signed with another endpoint's secret
+
+
+def test_WH_01_the_secret_is_shown_once_stored_encrypted_and_never_logged(
+    client, service_key, staff, caplog, make_grant
+):
+    import json
+
+    from tests.api_calls import auth
+    from tests.staff_permissions import client_for, give
+
+    caplog.set_level(logging.DEBUG)
+    receiver = Receiver()
+    try:
+        answer = client.post(
+            "/api/v1/webhooks",
+            data=json.dumps({"url": receiver.url(), "events": ["grant.connected"]}),
+            content_type="application/json",
+            **auth(service_key),
+        )
+        secret = answer.json()["secret"]
+        emit(make_grant())
+        run_jobs(events.DELIVER_WEBHOOK)
+        assert len(receiver.received) == 1
+        give(staff, "manage_webhooks")
+        endpoint = WebhookEndpoint.objects.get()
+        pages = [
+            client_for(staff).get(url).content.decode()
+            for url in ("/staff/webhooks/", f"/staff/webhooks/{endpoint.pk}/")
+        ]
+        listed = client.get("/api/v1/webhooks", **auth(service_key)).content.decode()
+        audit = json.dumps(list(AuditEvent.objects.values("detail", "actor_repr")))
+        raw = base64.b64decode(secret[6:])
+        assert raw.hex() not in database_text()
+        assert_no_leak([secret, secret[6:]], caplog.text, listed, audit, *pages)
+        assert secret not in repr(endpoint) and secret not in str(endpoint)
+    finally:
+        receiver.close()
+
+
+def test_WH_02_a_delivery_replayed_after_five_minutes_is_rejected(make_grant, receiver, webhook):
+    _, secret = webhook
+    emit(make_grant())
+    run_jobs(events.DELIVER_WEBHOOK)
+    [got] = receiver.received
+    Webhook(secret).verify(got.body, got.headers)
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        with pytest.raises(WebhookVerificationError, match="too old"):
+            Webhook(secret).verify(got.body, got.headers)
+    with time_machine.travel(timezone.now() - timedelta(minutes=6)):
+        with pytest.raises(WebhookVerificationError, match="too new"):
+            Webhook(secret).verify(got.body, got.headers)
+
+
+def test_WH_02_a_redelivery_keeps_its_id_and_is_signed_afresh(make_grant, receiver, webhook, staff):
+    _, secret = webhook
+    event = emit(make_grant())
+    run_jobs(events.DELIVER_WEBHOOK)
+    later = timezone.now() + timedelta(hours=3)
+    with time_machine.travel(later):
+        row = WebhookDelivery.objects.get()
+        assert delivery.redeliver(delivery_id=row.pk, context=AuditContext(actor=staff))
+        run_jobs(events.DELIVER_WEBHOOK)
+        first, second = receiver.received
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == event.message_id
+        assert first.body == second.body
+        assert (
+            int(second.headers["webhook-timestamp"]) - int(first.headers["webhook-timestamp"])
+            >= 3 * 3600 - 5
+        )
+        Webhook(secret).verify(second.body, second.headers)  # current: the receiver accepts it
+
+
+INTERNAL = [
+    "https://127.0.0.1/h",
+    "https://127.1.2.3/h",
+    "https://10.0.0.1/h",
+    "https://172.16.5.4/h",
+    "https://192.168.1.1/h",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://100.64.0.1/h",
+    "https://0.0.0.0/h",
+    "https://[::1]/h",
+    "https://[::]/h",
+    "https://[::ffff:127.0.0.1]/h",
+    "https://[::ffff:169.254.169.254]/h",
+    "https://[64:ff9b::7f00:1]/h",
+    "https://[2002:7f00:1::]/h",
+    "https://[fe80::1]/h",
+    "https://[fc00::1]/h",
+    "https://[ff02::1]/h",
+    "https://224.0.0.1/h",
+    "https://localhost/h",
+    "https://LOCALHOST./h",
+    "https://2130706433/h",  # 127.0.0.1 as one decimal number
+    "https://0x7f.1/h",
+    "http://93.184.215.14/h",  # a public address, but not https
+]
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_WH_03_registration_refuses_internal_addresses_and_http(url, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    with pytest.raises(EndpointRefused) as refused:
+        register_endpoint(url=url, events=["grant.connected"], context=AuditContext())
+    assert refused.value.code == "webhook_url_refused"
+    assert WebhookEndpoint.objects.count() == 0
+
+
+def test_WH_03_the_address_rule_itself():
+    public = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "1.1.1.1"]
+    assert all(addresses.is_public(ipaddress.ip_address(a)) for a in public)
+    embedded = ["::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe", "2002:c0a8:101::1", "::ffff:0.0.0.0"]
+    assert not any(addresses.is_public(ipaddress.ip_address(a)) for a in embedded)
+
+
+def test_WH_03_the_address_is_checked_again_at_delivery(make_grant, settings):
+    """A name that resolved to a public address at registration and points inside now (DNS
+    rebinding, or a record changed later) is refused before any connection is made."""
+    receiver = Receiver()
+    try:
+        register_endpoint(  # allowed here: stands for a name that resolved publicly then
+            url=receiver.url(host="localhost", scheme="https"),
+            events=["grant.connected"],
+            context=AuditContext(),
+        )
+        settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
+        emit(make_grant())
+        [job] = queued(events.DELIVER_WEBHOOK)
+        assert delivery.deliver(**job.args) == "retrying"
+        row = WebhookDelivery.objects.get()
+        assert row.last_error == "private_address" and row.last_response_code is None
+        assert receiver.connections == 0 and receiver.received == []
+    finally:
+        receiver.close()
+
+
+def test_WH_03_a_redirect_is_never_followed(make_grant, decoy):
+    receiver = Receiver(statuses=[307], location=f"{decoy.url}/internal")
+    try:
+        register_endpoint(url=receiver.url(), events=["grant.connected"], context=AuditContext())
+        emit(make_grant())
+        [job] = queued(events.DELIVER_WEBHOOK)
+        assert delivery.deliver(**job.args) == "retrying"
+        row = WebhookDelivery.objects.get()
+        assert (row.last_response_code, row.last_error) == (307, "http_status")
+        assert len(receiver.received) == 1 and decoy.hits == []
+    finally:
+        receiver.close()
+
+
+def test_WH_04_a_slow_receiver_times_out_holding_no_lock(make_grant, settings):
+    """The attempt runs outside any transaction: while the receiver stalls, the grant and the
+    delivery row can be locked by others at once (NOWAIT), and the attempt ends at the
+    timeout with a retry queued."""
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 1.0
+    receiver = Receiver(delay=3.0)
+    try:
+        register_endpoint(url=receiver.url(), events=["grant.connected"], context=AuditContext())
+        grant = make_grant()
+        emit(grant)
+        [job] = queued(events.DELIVER_WEBHOOK)
+        outcome: list[str] = []
+
+        def attempt() -> None:
+            try:
+                outcome.append(delivery.deliver(**job.args))
+            finally:
+                connections.close_all()
+
+        worker = threading.Thread(target=attempt)
+        worker.start()
+        from tests.connecting import wait_for
+
+        wait_for(lambda: receiver.received, seconds=5)
+        with transaction.atomic():
+            ZohoGrant.objects.select_for_update(nowait=True).get(pk=grant.pk)
+            WebhookDelivery.objects.select_for_update(nowait=True).get()
+        worker.join(timeout=10)
+        assert outcome == ["retrying"]
+        row = WebhookDelivery.objects.get()
+        assert (row.last_error, row.state) == ("timeout", "pending")
+        assert row.next_attempt_at > timezone.now()
+    finally:
+        receiver.close()
