@@ -44,9 +44,9 @@ def webhooks(request: AuthenticatedHttpRequest) -> HttpResponse:
             "created_at": endpoint.created_at,
             "created_by": endpoint.created_by_repr,
             "disabled_at": endpoint.disabled_at,
-            "pending": endpoint.pending,  # type: ignore[attr-defined]
-            "failed": endpoint.failed,  # type: ignore[attr-defined]
-            "total": endpoint.total,  # type: ignore[attr-defined]
+            "pending": endpoint.pending,
+            "failed": endpoint.failed,
+            "total": endpoint.total,
         }
         for endpoint in listed
     ]

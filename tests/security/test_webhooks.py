@@ -12,7 +12,7 @@ import hmac
 import ipaddress
 import logging
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -47,7 +47,7 @@ def test_WH_01_the_signature_follows_the_specification_vector():
     key = base64.b64decode(secret.removeprefix("whsec_"))
     mac = hmac.new(key, f"{msg_id}.{stamp}.{body}".encode(), hashlib.sha256).digest()
     assert f"v1,{base64.b64encode(mac).decode()}" == expected
-    at = timezone.datetime.fromtimestamp(stamp, tz=timezone.UTC)
+    at = datetime.fromtimestamp(stamp, tz=UTC)
     made = signing.headers(secret=secret, message_id=msg_id, body=body, at=at)
     assert made == {
         "webhook-id": msg_id,
@@ -256,6 +256,6 @@ def test_WH_04_a_slow_receiver_times_out_holding_no_lock(make_grant, settings):
         assert outcome == ["retrying"]
         row = WebhookDelivery.objects.get()
         assert (row.last_error, row.state) == ("timeout", "pending")
-        assert row.next_attempt_at > timezone.now()
+        assert row.next_attempt_at is not None and row.next_attempt_at > timezone.now()
     finally:
         receiver.close()
