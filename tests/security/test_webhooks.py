@@ -183,6 +183,16 @@ def test_WH_03_registration_refuses_internal_addresses_and_http(url, settings):
     assert WebhookEndpoint.objects.count() == 0
 
 
+def test_WH_03_production_refuses_the_private_network_allowance(settings):
+    from portal import checks
+
+    settings.DEBUG = False
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True
+    assert "portal.E030" in {m.id for m in checks.check_production_defaults()}
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    assert "portal.E030" not in {m.id for m in checks.check_production_defaults()}
+
+
 def test_WH_03_the_address_rule_itself():
     public = ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "1.1.1.1"]
     assert all(addresses.is_public(ipaddress.ip_address(a)) for a in public)
