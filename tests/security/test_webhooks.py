@@ -269,3 +269,27 @@ def test_WH_04_a_slow_receiver_times_out_holding_no_lock(make_grant, settings):
         assert row.next_attempt_at is not None and row.next_attempt_at > timezone.now()
     finally:
         receiver.close()
+
+
+def test_WH_01_key_rotation_re_encrypts_the_signing_secrets(settings, make_grant, receiver):
+    """``rotate_token_keys`` covers webhook secrets: after it, the old key can be retired and
+    deliveries are still signed with the same secret."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from portal import crypto
+
+    registered = register_endpoint(
+        url=receiver.url(), events=["grant.connected"], context=AuditContext()
+    )
+    old_keys = list(settings.TOKEN_ENCRYPTION_KEYS)
+    settings.TOKEN_ENCRYPTION_KEYS = [crypto.generate_key(), *old_keys]
+    out = StringIO()
+    call_command("rotate_token_keys", stdout=out, stderr=StringIO())
+    assert "webhook secrets: rotated: 1" in out.getvalue()
+    settings.TOKEN_ENCRYPTION_KEYS = settings.TOKEN_ENCRYPTION_KEYS[:1]  # old key retired
+    emit(make_grant())
+    run_jobs(events.DELIVER_WEBHOOK)
+    [got] = receiver.received
+    Webhook(registered.secret).verify(got.body, got.headers)
