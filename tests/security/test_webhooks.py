@@ -293,3 +293,40 @@ def test_WH_01_key_rotation_re_encrypts_the_signing_secrets(settings, make_grant
     run_jobs(events.DELIVER_WEBHOOK)
     [got] = receiver.received
     Webhook(registered.secret).verify(got.body, got.headers)
+
+
+def test_WH_04_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline(make_grant, settings):
+    """Each byte comes within the socket timeout, so only the whole attempt's deadline (three
+    timeouts) ends it."""
+    import socket
+    import time
+
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 0.5
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        peer, _ = listener.accept()
+        with peer:
+            peer.recv(65536)
+            peer.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.is_set():
+                try:
+                    peer.sendall(b"X-Slow: a\r\n")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/h"
+        register_endpoint(url=url, events=["grant.connected"], context=AuditContext())
+        emit(make_grant())
+        [job] = queued(events.DELIVER_WEBHOOK)
+        started = time.monotonic()
+        assert delivery.deliver(**job.args) == "retrying"
+        assert time.monotonic() - started < 3.0
+        assert WebhookDelivery.objects.get().last_error == "timeout"
+    finally:
+        stop.set()
+        listener.close()
