@@ -171,3 +171,13 @@ def test_redelivery_replaces_a_waiting_retry(make_grant, staff):
         assert len(failing.received) == 2
     finally:
         failing.close()
+
+
+@pytest.mark.django_db
+def test_at_most_twenty_endpoints(client, service_key):
+    body = {"url": "http://127.0.0.1:9/h", "events": ALL}
+    for _ in range(20):
+        assert register(client, service_key, body).status_code == 201
+    refused = register(client, service_key, body)
+    assert refused.status_code == 409 and refused.json()["code"] == "too_many_endpoints"
+    assert WebhookEndpoint.objects.count() == 20
