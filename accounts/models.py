@@ -133,6 +133,7 @@ class AuditEvent(models.Model):
         CLIENT_RECOVERED = "portal.client_recovered"
         WEBHOOK_CREATED = "webhook.created"
         WEBHOOK_DELETED = "webhook.deleted"
+        WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
         WEBHOOK_REDELIVERED = "webhook.redelivered"
         WEBHOOK_DISABLED = "webhook.disabled"
 

@@ -343,14 +343,18 @@ class WebhookEndpoint(models.Model):
     Global to the deployment: every service key sees and may delete every endpoint (there is
     one app backend per portal); the key that created it is kept by name. The signing secret
     is stored encrypted (``portal.crypto``, bound to this row's id) because the portal must
-    sign with it; it is shown once, at creation. ``disabled_at`` is set when the receiver
-    answers 410 Gone: nothing more is sent there.
+    sign with it; it is shown once, at creation. A rotated-out secret stays in
+    ``previous_secret_encrypted`` until ``previous_secret_until``: deliveries meanwhile carry a
+    signature with each, so receivers can switch without missing one. ``disabled_at`` is set
+    when the receiver answers 410 Gone: nothing more is sent there.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     url = models.CharField(max_length=2000)
     events = models.JSONField(default=list)
     secret_encrypted = models.BinaryField(editable=False)
+    previous_secret_encrypted = models.BinaryField(null=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by_repr = models.CharField(max_length=254, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)

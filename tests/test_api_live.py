@@ -67,7 +67,7 @@ def test_api_matches_its_openapi_document(live_server, sandbox, make_grant, sett
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result  # an Err: the document failed to load
         operations.append(result.ok())
-    assert len(operations) == 8
+    assert len(operations) == 9
 
     for operation in operations:
 

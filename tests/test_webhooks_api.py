@@ -33,7 +33,15 @@ def test_register_list_and_delete(client, service_key, caplog):
     created = answer.json()
     secret = created["secret"]
     assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
-    assert set(created) == {"id", "url", "events", "created_at", "disabled_at", "secret"}
+    assert set(created) == {
+        "id",
+        "url",
+        "events",
+        "created_at",
+        "disabled_at",
+        "previous_secret_until",
+        "secret",
+    }
     listed = client.get("/api/v1/webhooks", **auth(service_key))
     assert listed["Cache-Control"] == "no-store"
     assert listed.json() == {"webhooks": [{k: v for k, v in created.items() if k != "secret"}]}

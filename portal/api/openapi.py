@@ -80,10 +80,16 @@ WEBHOOK: dict[str, Any] = {
         "events": {"type": "array", "items": {"enum": EVENT_TYPES}},
         "created_at": {"type": "string", "format": "date-time"},
         "disabled_at": WHEN,
+        "previous_secret_until": WHEN,
     },
 }
 _LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 URL_PATTERN = f'^https://{_LABEL}(\\.{_LABEL})*(:[1-9][0-9]{{0,3}})?(/[!-"$-~]*)?$'
+WITH_SECRET = {
+    **WEBHOOK,
+    "required": [*WEBHOOK["required"], "secret"],
+    "properties": {**WEBHOOK["properties"], "secret": {"type": "string", "pattern": "^whsec_"}},
+}
 NEW_WEBHOOK = {
     "type": "object",
     "required": ["url", "events"],
@@ -218,19 +224,7 @@ DOCUMENT: dict[str, Any] = {
             ),
             "post": _op(
                 "Register an endpoint for Standard Webhooks grant events",
-                {
-                    "201": _json(
-                        "Registered: the secret (whsec_…) is shown this once",
-                        {
-                            **WEBHOOK,
-                            "required": [*WEBHOOK["required"], "secret"],
-                            "properties": {
-                                **WEBHOOK["properties"],
-                                "secret": {"type": "string", "pattern": "^whsec_"},
-                            },
-                        },
-                    )
-                },
+                {"201": _json("Registered: the secret (whsec_…) is shown this once", WITH_SECRET)},
                 ["400", "401", "409", "429"],
                 requestBody={
                     "required": True,
@@ -242,6 +236,15 @@ DOCUMENT: dict[str, Any] = {
             "delete": _op(
                 "Delete an endpoint and its delivery log",
                 {"204": {"description": "Deleted"}},
+                ["401", "404", "429"],
+                parameters=[{**GRANT_ID, "name": "webhook_id"}],
+            )
+        },
+        "/webhooks/{webhook_id}/secret": {
+            "post": _op(
+                "Rotate the signing secret: the new one is shown once; the old one keeps "
+                "signing (a second signature) until previous_secret_until, a day",
+                {"200": _json("The endpoint and its new secret", WITH_SECRET)},
                 ["401", "404", "429"],
                 parameters=[{**GRANT_ID, "name": "webhook_id"}],
             )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("grants/<uuid:grant_id>/revoke", views.grant_revoke, name="grant_revoke"),
     path("webhooks", webhook_views.webhooks, name="webhooks"),
     path("webhooks/<uuid:webhook_id>", webhook_views.webhook_delete, name="webhook_delete"),
+    path("webhooks/<uuid:webhook_id>/secret", webhook_views.webhook_secret, name="webhook_secret"),
     path("openapi.json", openapi.openapi_document, name="openapi"),
     path("ping", openapi.ping, name="ping"),
 ]

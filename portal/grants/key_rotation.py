@@ -23,7 +23,7 @@ from portal.models import OrphanedToken, WebhookEndpoint, ZohoGrant
 
 TOKEN_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 ORPHAN_FIELDS = ("token_encrypted",)
-WEBHOOK_FIELDS = ("secret_encrypted",)
+WEBHOOK_FIELDS = ("secret_encrypted", "previous_secret_encrypted")
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 

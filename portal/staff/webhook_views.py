@@ -28,7 +28,7 @@ def webhooks(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every endpoint with its delivery counts."""
     pending, failed = WebhookDelivery.State.PENDING, WebhookDelivery.State.FAILED
     listed = (
-        WebhookEndpoint.objects.defer("secret_encrypted")
+        WebhookEndpoint.objects.defer("secret_encrypted", "previous_secret_encrypted")
         .annotate(
             pending=Count("deliveries", filter=Q(deliveries__state=pending)),
             failed=Count("deliveries", filter=Q(deliveries__state=failed)),
@@ -57,7 +57,10 @@ def webhooks(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def webhook_detail(request: AuthenticatedHttpRequest, endpoint_id: UUID) -> HttpResponse:
     """One endpoint's newest deliveries: status, attempts, last answer or error."""
-    endpoint = get_object_or_404(WebhookEndpoint.objects.defer("secret_encrypted"), pk=endpoint_id)
+    endpoint = get_object_or_404(
+        WebhookEndpoint.objects.defer("secret_encrypted", "previous_secret_encrypted"),
+        pk=endpoint_id,
+    )
     recent = (
         WebhookDelivery.objects.filter(endpoint=endpoint)
         .select_related("event")

@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import logging
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,7 +49,7 @@ def test_WH_01_the_signature_follows_the_specification_vector():
     mac = hmac.new(key, f"{msg_id}.{stamp}.{body}".encode(), hashlib.sha256).digest()
     assert f"v1,{base64.b64encode(mac).decode()}" == expected
     at = datetime.fromtimestamp(stamp, tz=UTC)
-    made = signing.headers(secret=secret, message_id=msg_id, body=body, at=at)
+    made = signing.headers(secrets=[secret], message_id=msg_id, body=body, at=at)
     assert made == {
         "webhook-id": msg_id,
         "webhook-timestamp": str(stamp),
@@ -330,3 +331,43 @@ def test_WH_04_a_receiver_dripping_its_answer_is_cut_off_at_the_deadline(make_gr
     finally:
         stop.set()
         listener.close()
+
+
+def test_WH_01_a_rotated_secret_signs_beside_the_new_one_for_a_day(
+    client, service_key, make_grant, receiver, staff, caplog
+):
+    import json
+
+    from tests.api_calls import auth
+
+    caplog.set_level(logging.DEBUG)
+    created = client.post(
+        "/api/v1/webhooks",
+        data=json.dumps({"url": receiver.url(), "events": ["grant.connected"]}),
+        content_type="application/json",
+        **auth(service_key),
+    ).json()
+    answer = client.post(f"/api/v1/webhooks/{created['id']}/secret", **auth(service_key))
+    assert answer.status_code == 200 and answer["Cache-Control"] == "no-store"
+    old, new = created["secret"], answer.json()["secret"]
+    assert new != old and answer.json()["previous_secret_until"]
+    emit(make_grant())
+    run_jobs(events.DELIVER_WEBHOOK)
+    [got] = receiver.received
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    Webhook(new).verify(got.body, got.headers)
+    Webhook(old).verify(got.body, got.headers)  # receivers still on the old secret
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        row = WebhookDelivery.objects.get()
+        assert delivery.redeliver(delivery_id=row.pk, context=AuditContext(actor=staff))
+        run_jobs(events.DELIVER_WEBHOOK)
+        later = receiver.received[1]
+        Webhook(new).verify(later.body, later.headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old).verify(later.body, later.headers)  # the overlap is over
+    rotated = AuditEvent.objects.get(action="webhook.secret_rotated")
+    assert rotated.actor_repr.startswith("service key desk app")
+    audit = json.dumps(list(AuditEvent.objects.values("detail")))
+    assert_no_leak([old, old[6:], new, new[6:]], caplog.text, audit)
+    missing = client.post(f"/api/v1/webhooks/{uuid.uuid4()}/secret", **auth(service_key))
+    assert missing.status_code == 404

@@ -18,6 +18,7 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import outbox
 from accounts.audit import AuditContext, record_event
@@ -34,6 +35,7 @@ MAX_ATTEMPTS = len(RETRY_WAITS) + 1
 GONE = 410
 
 
+@sensitive_variables("secrets", "headers")
 def deliver(*, delivery_id: int, key: str) -> str:
     """Make the attempt the job holding ``key`` is due to make; returns what happened."""
     with transaction.atomic():
@@ -48,14 +50,14 @@ def deliver(*, delivery_id: int, key: str) -> str:
         delivery.save(update_fields=["attempts", "last_attempt_at"])
         event, url = delivery.event, delivery.endpoint.url
         try:
-            secret = endpoints.signing_secret(delivery.endpoint)
+            secrets = endpoints.signing_secrets(delivery.endpoint, at=timezone.now())
         except TokenDecryptError:
-            secret = ""
-    if not secret:
+            secrets = []
+    if not secrets:
         attempt = client.Attempt(None, "secret_unreadable")
     else:
         headers = signing.headers(
-            secret=secret, message_id=event.message_id, body=event.body, at=timezone.now()
+            secrets=secrets, message_id=event.message_id, body=event.body, at=timezone.now()
         )
         attempt = client.post(url=url, headers=headers, body=event.body.encode())
     return _record(delivery_id=delivery_id, key=key, attempt=attempt)

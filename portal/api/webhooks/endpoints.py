@@ -1,4 +1,4 @@
-"""Webhook endpoints: register (the secret shown once), list, delete, disable.
+"""Webhook endpoints: register (the secret shown once), list, rotate the secret, delete, disable.
 
 Endpoints are global to the deployment: any valid service key may list and delete any of
 them (a portal serves one app, whose backend may rotate its keys); the key that registered an
@@ -8,6 +8,7 @@ audit row or a page after the answer that created it.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -25,6 +26,7 @@ from portal.models import WebhookEndpoint
 
 Action = AuditEvent.Action
 MAX_ENDPOINTS = 20
+SECRET_OVERLAP = timedelta(hours=24)  # a rotated-out secret signs deliveries this long too
 _REGISTRATION_LOCK = 0x57484B31  # "WHK1": the advisory lock of registering an endpoint
 
 
@@ -97,9 +99,35 @@ def register_endpoint(*, url: Any, events: Any, context: AuditContext) -> Regist
     return Registered(endpoint, secret)
 
 
-def signing_secret(endpoint: WebhookEndpoint) -> str:
-    """The endpoint's secret, for signing only (``TokenDecryptError`` when unreadable)."""
-    return decrypt_token(endpoint.secret_encrypted, context=_context_secret(endpoint.pk))
+def signing_secrets(endpoint: WebhookEndpoint, *, at: datetime) -> list[str]:
+    """The secrets to sign with at ``at``: the current one, then a rotated-out one during its
+    overlap (``TokenDecryptError`` when one is unreadable)."""
+    context = _context_secret(endpoint.pk)
+    found = [decrypt_token(endpoint.secret_encrypted, context=context)]
+    until = endpoint.previous_secret_until
+    if endpoint.previous_secret_encrypted is not None and until is not None and until > at:
+        found.append(decrypt_token(endpoint.previous_secret_encrypted, context=context))
+    return found
+
+
+@sensitive_variables("secret")
+def rotate_secret(*, endpoint_id: UUID, context: AuditContext) -> Registered | None:
+    """A new secret (returned once); the old one still signs for :data:`SECRET_OVERLAP`.
+    None when there is no such endpoint."""
+    secret = signing.new_secret()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        if endpoint is None:
+            return None
+        endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+        endpoint.previous_secret_until = timezone.now() + SECRET_OVERLAP
+        endpoint.secret_encrypted = encrypt_token(secret, context=_context_secret(endpoint.pk))
+        endpoint.save(
+            update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_until"]
+        )
+        detail = {**_detail(endpoint), "overlap_hours": SECRET_OVERLAP.total_seconds() / 3600}
+        record_event(action=Action.WEBHOOK_SECRET_ROTATED, context=context, detail=detail)
+    return Registered(endpoint, secret)
 
 
 def endpoint_payload(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -110,11 +138,15 @@ def endpoint_payload(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "events": endpoint.events,
         "created_at": endpoint.created_at.isoformat(),
         "disabled_at": endpoint.disabled_at.isoformat() if endpoint.disabled_at else None,
+        "previous_secret_until": (
+            endpoint.previous_secret_until.isoformat() if endpoint.previous_secret_until else None
+        ),
     }
 
 
 def list_endpoints() -> list[WebhookEndpoint]:
-    return list(WebhookEndpoint.objects.defer("secret_encrypted").order_by("created_at", "id"))
+    listed = WebhookEndpoint.objects.defer("secret_encrypted", "previous_secret_encrypted")
+    return list(listed.order_by("created_at", "id"))
 
 
 def delete_endpoint(*, endpoint_id: UUID, context: AuditContext) -> bool:

@@ -1,4 +1,4 @@
-"""The API's webhook endpoints: register (secret shown once), list, delete."""
+"""The API's webhook endpoints: register (secret shown once), list, rotate the secret, delete."""
 
 from uuid import UUID
 
@@ -33,6 +33,18 @@ def webhooks(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
         return problems.problem(refused.code, status, detail=refused.detail)
     payload = endpoints.endpoint_payload(registered.endpoint)
     return problems.api_response({**payload, "secret": registered.secret}, status=201)
+
+
+@require_http_methods(["POST"])
+@service_api
+@sensitive_variables("rotated")
+def webhook_secret(request: HttpRequest, caller: callers.Caller, webhook_id: UUID) -> JsonResponse:
+    """A new secret, shown once; the previous one signs too for a day (both signatures sent)."""
+    rotated = endpoints.rotate_secret(endpoint_id=webhook_id, context=AuditContext(actor=caller))
+    if rotated is None:
+        return problems.problem("not_found", 404, detail="No such webhook endpoint.")
+    payload = endpoints.endpoint_payload(rotated.endpoint)
+    return problems.api_response({**payload, "secret": rotated.secret})
 
 
 @require_http_methods(["DELETE"])
