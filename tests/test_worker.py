@@ -219,6 +219,7 @@ def test_worker_process_delivers_a_webhook_event_after_commit(
     _, secret = webhook
     with transaction.atomic():
         event = events.emit(event_type=events.EventType.CONNECTED, grant=make_grant())
+    assert event is not None
     finish(start_worker(settings, "webhooks"))
     [got] = receiver.received
     assert got.headers["webhook-id"] == event.message_id
