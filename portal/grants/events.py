@@ -29,7 +29,7 @@ from portal.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, ZohoGr
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "webhooks"  # its own queue: a slow receiver never delays mail or sweeps
+QUEUE = "webhooks"  # its own queue, so operators can give slow receivers workers of their own
 DELIVER_WEBHOOK = "portal.deliver_webhook"
 
 
