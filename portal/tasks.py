@@ -15,12 +15,13 @@ import logging
 from uuid import UUID
 
 from django.conf import settings
+from django.utils import timezone
 from procrastinate import JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
 from accounts import outbox, password_reset
-from portal.api.webhooks import delivery
+from portal.api.webhooks import delivery, retention
 from portal.grants import events, orphans, owner_alerts, user_deletion
 from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
@@ -52,6 +53,11 @@ def revoke_orphaned_tokens(timestamp: int) -> None:
 @app.task(name="portal.purge_secrets", queueing_lock="portal.purge_secrets")
 def purge_secrets(timestamp: int) -> None:
     logger.info("secrets purged from %d grants", sweeps.purge_stale_secrets())
+
+
+@app.task(name="portal.purge_webhook_events", queueing_lock="portal.purge_webhook_events")
+def purge_webhook_events(timestamp: int) -> None:
+    logger.info("old webhook events deleted: %d", retention.purge_old_events(now=timezone.now()))
 
 
 @app.task(name="portal.send_alerts", queueing_lock="portal.send_alerts")

@@ -251,3 +251,17 @@ def test_events_carry_the_snapshot_taken_at_emission(make_grant, receiver, webho
     [payload] = verified(receiver, secret)
     assert payload["data"]["zoho_email"] != "changed@example.com"
     assert json.loads(WebhookEvent.objects.get().body) == payload
+
+
+def test_finished_events_are_purged_after_the_retention_period(make_grant, receiver, webhook):
+    from portal.api.webhooks import retention
+    from portal.tasks import purge_webhook_events
+
+    delivered_event = _emit(make_grant())
+    send_all()
+    waiting_event = _emit(make_grant(zoho_user_id="778"))  # its delivery has not run yet
+    assert retention.purge_old_events(now=timezone.now()) == 0  # too recent
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        purge_webhook_events(timestamp=0)
+    assert list(WebhookEvent.objects.values_list("pk", flat=True)) == [waiting_event.pk]
+    assert not WebhookDelivery.objects.filter(event_id=delivered_event.pk).exists()
