@@ -148,6 +148,11 @@ class AuditEvent(models.Model):
         CONNECT_SESSION_SIGNED_IN = "connect_session.signed_in"
         CONNECT_SESSION_REFUSED = "connect_session.refused"
         CONNECT_SESSION_FINISHED = "connect_session.finished"
+        WEBHOOK_CREATED = "webhook.created"
+        WEBHOOK_DELETED = "webhook.deleted"
+        WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+        WEBHOOK_REDELIVERED = "webhook.redelivered"
+        WEBHOOK_DISABLED = "webhook.disabled"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

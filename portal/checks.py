@@ -134,6 +134,15 @@ def check_production_defaults(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     problems += _addresses()
+    if settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS:
+        problems.append(
+            Error(
+                "WEBHOOKS_ALLOW_PRIVATE_NETWORKS is on: webhook URLs may reach private, loopback "
+                "and link-local addresses (SSRF), over http too.",
+                hint="Turn it off; it is for development and tests only.",
+                id="portal.E030",
+            )
+        )
     if placeholders := _placeholders():
         problems.append(
             Error(

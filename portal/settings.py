@@ -115,6 +115,15 @@ ZOHO_REDIRECT_URI = env.str(
 )
 # Token API: requests without a valid key allowed per client IP and minute (then 429).
 API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=30)
+# Webhooks (portal/api/webhooks/): on, endpoint URLs may use http and private, loopback or
+# link-local addresses (development and tests, whose receivers run on this machine); off in
+# production, where only https to public addresses is allowed (SSRF).
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
+# Seconds each socket operation of a webhook delivery (connect, TLS, send, answer) may take.
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+# Days webhook events (grant snapshots, owner emails included) and their delivery log are kept
+# once every delivery has finished (portal.purge_webhook_events, on UPKEEP_PURGE_SCHEDULE).
+WEBHOOKS_RETENTION_DAYS = env.float("WEBHOOKS_RETENTION_DAYS", default=30.0)
 
 # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; empty trusts nobody,
 # and REMOTE_ADDR is the client (accounts/client_address.py).

@@ -1,10 +1,11 @@
-"""Procrastinate tasks: thin shells around the upkeep sweeps, the owner alerts, the mail and
-staff revocations.
+"""Procrastinate tasks: thin shells around the upkeep sweeps, the owner alerts, the mail,
+staff revocations and webhook deliveries.
 
 Jobs carry no tokens: periodic jobs carry only their tick's timestamp, mail jobs a rendered
 message with no secret in it or a user's id (``accounts.outbox``), a staff revocation's jobs a
-batch id and a grant id. Periodic tasks get
-their schedule from settings when the Procrastinate app is ready
+batch id and a grant id, a webhook delivery's jobs the delivery's id and its attempt key
+(the signing secret is read from the database when the job runs). Periodic tasks get their
+schedule from settings when the Procrastinate app is ready
 (``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
 at once, which is safe because each sweep claims its grants with ``SKIP LOCKED``.
@@ -14,12 +15,14 @@ import logging
 from uuid import UUID
 
 from django.conf import settings
+from django.utils import timezone
 from procrastinate import JobContext, exceptions
 from procrastinate.contrib.django import app
 from procrastinate.jobs import Status
 
 from accounts import email_verification, outbox, password_reset
-from portal.grants import orphans, owner_alerts, user_deletion
+from portal.api.webhooks import delivery, retention
+from portal.grants import events, orphans, owner_alerts, user_deletion
 from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
 
@@ -52,6 +55,11 @@ def purge_secrets(timestamp: int) -> None:
     logger.info("secrets purged from %d grants", sweeps.purge_stale_secrets())
 
 
+@app.task(name="portal.purge_webhook_events", queueing_lock="portal.purge_webhook_events")
+def purge_webhook_events(timestamp: int) -> None:
+    logger.info("old webhook events deleted: %d", retention.purge_old_events(now=timezone.now()))
+
+
 @app.task(name="portal.send_alerts", queueing_lock="portal.send_alerts")
 def send_alerts(timestamp: int) -> None:
     logger.info("needs-reconnect alerts sent: %d", owner_alerts.send_reconnect_alerts())
@@ -72,6 +80,13 @@ def send_password_reset(user_id: int) -> None:
 def send_email_verification(user_id: int) -> None:
     if not email_verification.send_verification_link(user_id=user_id):
         logger.info("no confirmation link for user %s: nothing to confirm", user_id)
+
+
+@app.task(name=events.DELIVER_WEBHOOK, queue=events.QUEUE)
+def deliver_webhook(delivery_id: int, key: str) -> None:
+    """One attempt of a webhook delivery; the next one, if due, is a new job it defers."""
+    outcome = delivery.deliver(delivery_id=delivery_id, key=key)
+    logger.info("webhook delivery %s: %s", delivery_id, outcome)
 
 
 @app.task(name=bulk_revocation.REVOKE_TASK)

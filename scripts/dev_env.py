@@ -28,6 +28,7 @@ DEVELOPMENT_VALUES: dict[str, Callable[[], str]] = {
     "SANDBOX_ENABLED": lambda: "1",
     # The README's connect-session example returns to the portal itself.
     "CONNECT_RETURN_URL_ALLOWLIST": lambda: "http://127.0.0.1:8000/",
+    "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": lambda: "1",
     "ZOHO_CLIENT_ID": lambda: "1000.SANDBOXCLIENT000000000000000000",
     "ZOHO_CLIENT_SECRET": lambda: secrets.token_hex(21),
     "DEMO_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(12),

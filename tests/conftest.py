@@ -234,3 +234,26 @@ def desk_api(live_server, sandbox, portal, alice, settings):
     client.raw_key = raw_key  # type: ignore[attr-defined]
     yield client, grant
     client.close()
+
+
+@pytest.fixture
+def receiver():
+    """A local webhook receiver answering 200 (tests/webhook_receiver.py)."""
+    from tests.webhook_receiver import Receiver
+
+    listener = Receiver()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def webhook(db: None, receiver):
+    """An endpoint for every event type pointing at ``receiver``, and its secret (shown once)."""
+    from accounts.audit import AuditContext
+    from portal.api.webhooks.endpoints import register_endpoint
+    from portal.grants.events import EventType
+
+    registered = register_endpoint(
+        url=receiver.url(), events=[str(kind) for kind in EventType], context=AuditContext()
+    )
+    return registered.endpoint, registered.secret

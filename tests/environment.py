@@ -13,6 +13,7 @@ TEST_ENVIRONMENT = {
     "EMAIL_URL": "consolemail://",
     "TOKEN_ENCRYPTION_KEYS": "zJwbl_PjRTsAGNAZdALIjwIc3KH8mobJdxkAlsljzSI=",
     "SANDBOX_ENABLED": "1",
+    "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "1",  # test receivers listen on 127.0.0.1
     "ZOHO_CLIENT_ID": "1000.TESTCLIENT0000000000000000000000",
     "ZOHO_CLIENT_SECRET": "test-client-secret-0123456789abcdef0123456789",
     # DEBUG is off, but nothing runs collectstatic: static files keep their plain names.

@@ -92,9 +92,11 @@ def test_three_transient_failures_in_a_day_warn_once_and_recovery_clears(
     assert warning_of(connected) == ""
     assert "Warning: repeated failures" not in body
     assert list(events(connected, "grant.warning_cleared").values_list("detail", flat=True)) == [
-        {"warning": "repeated_failures"}
+        {"warning": "repeated_failures", "emailed": True}
     ]
-    assert len(delivered()) == 1
+    warned, recovered = delivered()  # the owner hears that it went away too
+    assert recovered.to == ["alice@example.com"] and "healthy again" in recovered.subject
+    assert "repeated failures" in recovered.body.lower()
     assert_no_leak(secrets_of(connected), *mail_texts(), body)
 
 
@@ -175,7 +177,10 @@ def test_token_cap_warns_every_grant_of_the_zoho_user_and_revoking_clears(
     assert [warning_of(g) for g in grants] == ["", "", ""]
     assert AuditEvent.objects.filter(action="grant.warning_cleared").count() == 3
     assert "Warning:" not in client.get("/connections/").content.decode()
-    assert len(delivered()) == 3
+    # The two grants still working recovered (their owners are told); the revoked one did not.
+    recovered = delivered()[3:]
+    assert sorted(m.to[0] for m in recovered) == [o.email for o in owners[1:]]
+    assert all("healthy again" in m.subject for m in recovered)
 
 
 def test_a_replaced_token_zoho_did_not_revoke_still_counts(portal, sandbox, alice, settings):

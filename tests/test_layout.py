@@ -59,6 +59,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "portal.tasks": {
         "accounts",  # the mail jobs
+        "portal.api",  # webhook deliveries
         "portal.grants",
         "portal.upkeep",
         "portal.staff",  # staff bulk revocations run as jobs

@@ -119,6 +119,7 @@ def test_rotate_token_keys_shows_progress_for_grants_then_held_tokens(settings, 
     assert [line.split(" in ")[0] for line in written if "%)" not in line] == [
         "rotate_token_keys: 5 grants",
         "rotate_token_keys: 0 held tokens",
+        "rotate_token_keys: 0 webhook secrets",
     ]
 
 

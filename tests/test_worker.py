@@ -1,5 +1,5 @@
-"""A real Procrastinate worker process runs the upkeep, mail and staff revocation jobs; killing
-one mid-task loses nothing."""
+"""A real Procrastinate worker process runs the upkeep, mail, staff revocation and webhook
+jobs; killing one mid-task loses nothing."""
 
 import os
 import signal
@@ -204,3 +204,24 @@ def test_a_worker_runs_a_request_born_job_under_the_requests_id(settings):
     about_the_job = [line for line in lines if line["request_id"] == "req-abc-1"]
     loggers = {line["logger"] for line in about_the_job}
     assert {"accounts.outbox", "procrastinate.worker"} <= loggers, lines
+
+
+def test_worker_process_delivers_a_webhook_event_after_commit(
+    settings, make_grant, receiver, webhook
+):
+    """The event's job, committed with the change, is run by a real worker that signs and
+    posts it to the receiver."""
+    from django.db import transaction
+    from standardwebhooks import Webhook
+
+    from portal.grants import events
+
+    _, secret = webhook
+    with transaction.atomic():
+        event = events.emit(event_type=events.EventType.CONNECTED, grant=make_grant())
+    assert event is not None
+    finish(start_worker(settings, "webhooks"))
+    [got] = receiver.received
+    assert got.headers["webhook-id"] == event.message_id
+    assert Webhook(secret).verify(got.body, got.headers)["type"] == "grant.connected"
+    assert ProcrastinateJob.objects.get(task_name=events.DELIVER_WEBHOOK).status == "succeeded"

@@ -1,14 +1,13 @@
 """Grant listings for the API: filters, keyset pagination, and never any token."""
 
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from django import forms
 from django.http import QueryDict
 
 from portal.api import feed
 from portal.grants.keyset import Seek
+from portal.grants.representation import GRANT_FIELDS, grant_payload
 from portal.models import ZohoGrant
 
 PAGE_SIZE = 50
@@ -19,56 +18,6 @@ API_SEEK = Seek(
     ("datetime", "uuid"),
     True,
 )
-_FIELDS = (
-    "id",
-    "user_id",
-    "user__email",
-    "user__external_id",
-    "data_centre",
-    "zoho_user_id",
-    "zoho_email",
-    "organizations",
-    "scope",
-    "status",
-    "api_domain",
-    "desk_base_url",
-    "access_token_expires_at",
-    "created_at",
-    "connected_at",
-    "last_refreshed_at",
-    "last_used_at",
-    "revoked_at",
-    "last_error",
-)
-
-
-def _payload(row: dict[str, Any]) -> dict[str, Any]:
-    def when(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "id": str(row["id"]),
-        "status": row["status"],
-        "owner": {"id": row["user_id"], "email": row["user__email"]},
-        "external_id": row["user__external_id"],
-        "data_centre": row["data_centre"],
-        "zoho_user_id": row["zoho_user_id"],
-        "zoho_email": row["zoho_email"],
-        "organizations": row["organizations"],
-        "scopes": [scope for scope in row["scope"].split(",") if scope],
-        "api_domain": row["api_domain"],
-        "desk_api_base": row["desk_base_url"],
-        "access_token_expires_at": when(row["access_token_expires_at"]),
-        "connected_at": when(row["connected_at"]),
-        "last_refreshed_at": when(row["last_refreshed_at"]),
-        "last_used_at": when(row["last_used_at"]),
-        "revoked_at": when(row["revoked_at"]),
-        "last_error": row["last_error"] or None,
-    }
-
-
-def grant_detail_payload(grant_id: UUID) -> dict[str, Any]:
-    return _payload(ZohoGrant.objects.filter(pk=grant_id).values(*_FIELDS).get())
 
 
 class GrantFilterForm(forms.Form):
@@ -105,15 +54,17 @@ def grant_list_payload(query: QueryDict) -> dict[str, Any] | None:
         grants = grants.filter(status=wanted["status"])
     if wanted["updated_since"]:
         since, cursor = wanted["updated_since"], wanted["cursor"]
-        return feed.change_page(grants, since=since, cursor=cursor, fields=_FIELDS, show=_payload)
+        return feed.change_page(
+            grants, since=since, cursor=cursor, fields=GRANT_FIELDS, show=grant_payload
+        )
     if wanted["cursor"]:
         position = API_SEEK.decode(wanted["cursor"])
         if position is None:
             return None
         grants = grants.filter(API_SEEK.after(position))
-    rows = list(grants.order_by("-created_at", "-id").values(*_FIELDS)[: PAGE_SIZE + 1])
+    rows = list(grants.order_by("-created_at", "-id").values(*GRANT_FIELDS)[: PAGE_SIZE + 1])
     page = rows[:PAGE_SIZE]
     after = None
     if len(rows) > PAGE_SIZE:
         after = API_SEEK.encode([page[-1]["created_at"], page[-1]["id"]])
-    return {"grants": [_payload(row) for row in page], "next_cursor": after}
+    return {"grants": [grant_payload(row) for row in page], "next_cursor": after}

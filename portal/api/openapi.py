@@ -110,6 +110,54 @@ ACCESS_TOKEN = {
 }
 
 
+EVENT_TYPES = [
+    "grant.connected",
+    "grant.reconnected",
+    "grant.needs_reconnect",
+    "grant.recovered",
+    "grant.warning",
+    "grant.revoked",
+]
+WEBHOOK: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "url", "events", "created_at"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "url": {"type": "string"},
+        "events": {"type": "array", "items": {"enum": EVENT_TYPES}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "disabled_at": WHEN,
+        "previous_secret_until": WHEN,
+    },
+}
+_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+URL_PATTERN = f'^https://{_LABEL}(\\.{_LABEL})*(:[1-9][0-9]{{0,3}})?(/[!-"$-~]*)?$'
+WITH_SECRET = {
+    **WEBHOOK,
+    "required": [*WEBHOOK["required"], "secret"],
+    "properties": {**WEBHOOK["properties"], "secret": {"type": "string", "pattern": "^whsec_"}},
+}
+NEW_WEBHOOK = {
+    "type": "object",
+    "required": ["url", "events"],
+    "properties": {
+        "url": {
+            "type": "string",
+            "maxLength": 2000,
+            "pattern": URL_PATTERN,
+            "description": "https, resolving to public addresses only (checked again at every "
+            "delivery); redirects are never followed.",
+        },
+        "events": {
+            "type": "array",
+            "items": {"enum": EVENT_TYPES},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+    },
+}
+
+
 def _op(summary: str, ok: dict[str, Any], errors: list[str], **extra: Any) -> dict[str, Any]:
     responses: dict[str, Any] = {**ok}
     responses.update({code: PROBLEM for code in errors})
@@ -304,6 +352,47 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": _json("Alive", {"type": "object"})},
             }
         },
+        "/webhooks": {
+            "get": _op(
+                "List webhook endpoints (global to the portal; never a secret)",
+                {
+                    "200": _json(
+                        "Endpoints",
+                        {
+                            "type": "object",
+                            "properties": {"webhooks": {"type": "array", "items": WEBHOOK}},
+                        },
+                    )
+                },
+                ["401", "429"],
+            ),
+            "post": _op(
+                "Register an endpoint for Standard Webhooks grant events",
+                {"201": _json("Registered: the secret (whsec_…) is shown this once", WITH_SECRET)},
+                ["400", "401", "409", "429"],
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": NEW_WEBHOOK}},
+                },
+            ),
+        },
+        "/webhooks/{webhook_id}": {
+            "delete": _op(
+                "Delete an endpoint and its delivery log",
+                {"204": {"description": "Deleted"}},
+                ["401", "404", "429"],
+                parameters=[{**GRANT_ID, "name": "webhook_id"}],
+            )
+        },
+        "/webhooks/{webhook_id}/secret": {
+            "post": _op(
+                "Rotate the signing secret: the new one is shown once; the old one keeps "
+                "signing (a second signature) until previous_secret_until, a day",
+                {"200": _json("The endpoint and its new secret", WITH_SECRET)},
+                ["401", "404", "429"],
+                parameters=[{**GRANT_ID, "name": "webhook_id"}],
+            )
+        },
         "/grants/{grant_id}/revoke": {
             "post": _op(
                 "Revoke the grant (hand-out stops at once)",
@@ -334,10 +423,10 @@ DOCUMENT: dict[str, Any] = {
                                     "type": "string",
                                     "description": "Stable: 401 unauthorized; 404 not_found; "
                                     "400 bad_request, invalid_external_id, invalid_email, "
-                                    "invalid_return_url; 409 external_id_conflict, "
-                                    "email_conflict, staff_user, needs_reconnect, revoking, "
-                                    "revoked, "
-                                    "token_unreadable, user_inactive (staff deactivated the "
+                                    "invalid_return_url, webhook_url_refused; 409 "
+                                    "external_id_conflict, email_conflict, staff_user, "
+                                    "needs_reconnect, revoking, revoked, token_unreadable, "
+                                    "too_many_endpoints, user_inactive (staff deactivated the "
                                     "grant's owner: no token until they are reactivated); 429 "
                                     "refresh_too_soon, too_many_failures, too_many_requests; 503 "
                                     "upstream_unavailable, busy, portal_misconfigured "

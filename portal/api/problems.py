@@ -21,6 +21,8 @@ TITLES = {
     "email_conflict": "Another portal user has this email.",
     "staff_user": "A staff account cannot be signed in by a connect link.",
     "too_many_requests": "Too many requests from this service key; retry shortly.",
+    "webhook_url_refused": "The webhook URL is not allowed (https to a public address only).",
+    "too_many_endpoints": "There are already as many webhook endpoints as allowed.",
     "service_unavailable": "The portal's database is briefly unavailable; retry shortly.",
     "server_error": "Something went wrong on our side.",
     # The Desk proxy (portal/api/desk_proxy.py)

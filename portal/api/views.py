@@ -22,8 +22,9 @@ from portal import health
 from portal.api import caller as callers
 from portal.api import problems
 from portal.api.issuance import access_token_response
-from portal.api.listing import grant_detail_payload, grant_list_payload
+from portal.api.listing import grant_list_payload
 from portal.grants import connect_sessions
+from portal.grants.representation import grant_detail_payload
 from portal.grants.revocation import revoke_grant
 
 logger = logging.getLogger("portal.api")
@@ -50,12 +51,15 @@ def service_api(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
         caller, grant = found
         if grant_id is not None and grant is None:
             return problems.problem("not_found", 404)
-        return view(request, caller, grant, **kwargs) if grant_id else view(request, caller)
+        return (
+            view(request, caller, grant, **kwargs) if grant_id else view(request, caller, **kwargs)
+        )
 
     return wrapped
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+def json_body(request: HttpRequest) -> dict[str, Any] | None:
+    """The request's JSON object ({} for no body), or None when it is not one."""
     if not request.body:
         return {}
     try:
@@ -70,7 +74,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
 def access_token(
     request: HttpRequest, caller: callers.Caller, grant: callers.GrantState
 ) -> HttpResponse:
-    body = _json_body(request)
+    body = json_body(request)
     if body is None:
         return problems.problem("bad_request", 400, detail="The body must be a JSON object.")
     min_valid = body.get("min_valid_seconds", 300)
@@ -121,7 +125,7 @@ def grant_list(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
 @service_api
 def connect_session_create(request: HttpRequest, caller: callers.Caller) -> JsonResponse:
     """A single-use link that signs the app's customer in and leads to the connect step."""
-    body = _json_body(request)
+    body = json_body(request)
     if body is None:
         return problems.problem("bad_request", 400, detail="The body must be a JSON object.")
     limit = settings.API_CONNECT_SESSIONS_PER_MINUTE

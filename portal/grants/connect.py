@@ -18,7 +18,7 @@ from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent, User
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
-from portal.grants import client_health, early_warning, lifecycle, oauth_state, orphans
+from portal.grants import client_health, early_warning, events, lifecycle, oauth_state, orphans
 from portal.grants.wording import connect_failure
 from portal.models import ZohoGrant
 
@@ -265,6 +265,8 @@ def _record_connected(
             "shared_with_users": len(others),
         },
     )
+    kind = events.EventType.RECONNECTED if reconnected else events.EventType.CONNECTED
+    events.emit(event_type=kind, grant=grant)
     for other in others:
         record_event(
             action=Action.CONNECTED,

@@ -20,9 +20,11 @@ Two signs (``ZohoGrant.Warning``), both computed from rows that exist anyway:
 
 A grant shows one warning at a time; the token cap wins (it will break the oldest grant for
 sure). :func:`evaluate_warning` makes every change under the grant's row lock, audits each
-transition once (``grant.warning_raised`` / ``grant.warning_cleared``) and emails the owner
-once per raised warning (not per evaluation): the mail job is queued in the raise's transaction
-and sent by a worker after commit, so no mail server is ever waited on under the lock.
+transition once (``grant.warning_raised`` / ``grant.warning_cleared``), emits the
+``grant.warning`` / ``grant.recovered`` events (``portal.grants.events``) and emails the owner
+once per raised warning (not per evaluation), and again when it clears on an Active grant:
+the mail job is queued in the transaction of the change and sent by a worker after commit, so
+no mail server is ever waited on under the lock.
 """
 
 from datetime import datetime, timedelta
@@ -36,7 +38,7 @@ from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent
-from portal.grants import lifecycle, owner_alerts, wording
+from portal.grants import events, lifecycle, owner_alerts, wording
 from portal.models import ZohoGrant
 
 Status = ZohoGrant.Status
@@ -99,11 +101,28 @@ def evaluate_warning(*, grant_id: UUID, healthy: bool | None = None) -> str:
             return wanted
         grant.warning, grant.warning_since = wanted, (now if wanted else None)
         grant.save(update_fields=["warning", "warning_since", "updated_at"])
-        if previous:
-            record_event(action=Action.WARNING_CLEARED, grant=grant, detail={"warning": previous})
         if wanted:
+            if previous:
+                record_event(
+                    action=Action.WARNING_CLEARED, grant=grant, detail={"warning": previous}
+                )
             _raise(grant, facts)
+        else:
+            _clear(grant, previous)
     return wanted
+
+
+def _clear(grant: ZohoGrant, previous: str) -> None:
+    """Audit the clearing; on a working (Active) grant it is a recovery: the backend gets a
+    ``grant.recovered`` event and the owner, who was emailed at the raise, an email."""
+    recovered = grant.status == Status.ACTIVE
+    emailed = recovered and grant.user.has_alert_emails and grant.user.is_active
+    if emailed:
+        owner_alerts.tell_recovered(grant=grant, warning=previous)
+    detail = {"warning": previous, "emailed": emailed}
+    record_event(action=Action.WARNING_CLEARED, grant=grant, detail=detail)
+    if recovered:
+        events.emit(event_type=events.EventType.RECOVERED, grant=grant)
 
 
 def _wanted(grant: ZohoGrant, healthy: bool | None, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -130,6 +149,7 @@ def _raise(grant: ZohoGrant, facts: dict[str, Any]) -> None:
         owner_alerts.tell_warning(grant=grant, facts=_facts_sentence(grant, facts))
     detail = {"warning": grant.warning, "emailed": emailed, **facts}
     record_event(action=Action.WARNING_RAISED, grant=grant, detail=detail)
+    events.emit(event_type=events.EventType.WARNING, grant=grant)
 
 
 def _facts_sentence(grant: ZohoGrant, facts: dict[str, Any]) -> str:

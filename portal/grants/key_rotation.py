@@ -4,7 +4,8 @@ Each row is rewritten in its own transaction under a row lock, after re-reading 
 refresh or revoke running at the same time never sees a half-rotated row, and a run that
 is stopped part-way can simply be started again. Grants and the refresh tokens held for
 revocation (``OrphanedToken``) are both rotated: a held token left under a retired key could
-never be revoked at Zoho.
+never be revoked at Zoho. So are webhook signing secrets (``WebhookEndpoint``): one left under
+a retired key could sign no more deliveries.
 
 Both take an optional ``progress(stage, done, total)`` callback, called after every row (the
 command draws it; see ``portal/management/progress.py``).
@@ -18,10 +19,11 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from portal import crypto
-from portal.models import OrphanedToken, ZohoGrant
+from portal.models import OrphanedToken, WebhookEndpoint, ZohoGrant
 
 TOKEN_FIELDS = ("refresh_token_encrypted", "access_token_encrypted")
 ORPHAN_FIELDS = ("token_encrypted",)
+WEBHOOK_FIELDS = ("secret_encrypted", "previous_secret_encrypted")
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -58,6 +60,12 @@ def rotate_orphaned_tokens(*, progress: Progress | None = None) -> RotationRepor
     """Rewrite every held token (waiting for revocation at Zoho) with the newest key."""
     rows = OrphanedToken.objects.all()
     return _rotate_rows(rows, ORPHAN_FIELDS, stage="held tokens", progress=progress)
+
+
+def rotate_webhook_secrets(*, progress: Progress | None = None) -> RotationReport:
+    """Rewrite every webhook endpoint's signing secret with the newest key."""
+    rows = WebhookEndpoint.objects.all()
+    return _rotate_rows(rows, WEBHOOK_FIELDS, stage="webhook secrets", progress=progress)
 
 
 def _rotate_rows(

@@ -1,5 +1,5 @@
 """Telling people about their grants by email: Needs reconnect, revocations given up, and
-early warnings (``portal.grants.early_warning``).
+early warnings raised and cleared again (``portal.grants.early_warning``).
 
 Every message is queued through ``accounts.outbox`` in the transaction of the decision it
 announces and delivered by a job after commit: no lock is held while a mail server answers.
@@ -112,6 +112,15 @@ def tell_warning(*, grant: ZohoGrant, facts: str) -> None:
         "facts": facts,
     }
     _send(grant, [grant.user.email], "grant_warning", extra)
+
+
+def tell_recovered(*, grant: ZohoGrant, warning: str) -> None:
+    """Tell the owner that a warning they were emailed about has gone and the grant works.
+
+    Called by ``portal.grants.early_warning`` inside the grant's lock, when the warning clears
+    on an Active grant: the mail job commits with the clearing.
+    """
+    _send(grant, [grant.user.email], "grant_recovered", {"warning_label": warning_label(warning)})
 
 
 def tell_owners_revoked_by_staff(*, grant_ids: list[UUID], reason: str) -> int:

@@ -21,7 +21,7 @@ from accounts.audit import AuditContext, record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
-from portal.grants import client_health, early_warning, lifecycle, owner_alerts
+from portal.grants import client_health, early_warning, events, lifecycle, owner_alerts
 from portal.models import ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ def _wipe(grant: ZohoGrant) -> None:
     grant.revoked_at = timezone.now()
     grant.last_error = ""
     grant.save()
+    events.emit(event_type=events.EventType.REVOKED, grant=grant)
 
 
 def abandon_revocation(*, grant_id: UUID) -> bool:

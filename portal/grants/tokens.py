@@ -24,7 +24,7 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token, encrypt_token
-from portal.grants import client_health, early_warning, lifecycle
+from portal.grants import client_health, early_warning, events, lifecycle
 from portal.grants.token_decision import (
     REFRESH_TOO_SOON,
     Decision,
@@ -299,6 +299,8 @@ def _refresh(grant: ZohoGrant) -> GrantError | None:
         grant=grant,
         detail={"recovered": was_trouble, "rotated": bool(fresh.refresh_token)},
     )
+    if was_trouble:
+        events.emit(event_type=events.EventType.RECOVERED, grant=grant)
     client_health.note_working(data_centre=grant.data_centre)
     return None
 
@@ -330,6 +332,7 @@ def _mark_failed(grant: ZohoGrant, error: zoho.ZohoError) -> GrantError:
         )
     logger.warning("refresh of grant %s failed: %s", grant.pk, error.code)
     if dead:
+        events.emit(event_type=events.EventType.NEEDS_RECONNECT, grant=grant)
         return GrantInactive(Status.NEEDS_RECONNECT)
     return GrantUnavailable(retry_after=error.retry_after or 30)
 

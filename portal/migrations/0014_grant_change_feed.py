@@ -72,7 +72,7 @@ CREATE TRIGGER portal_owner_change_mark AFTER UPDATE ON accounts_user
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0012_connect_sessions"),
+        ("portal", "0013_webhooks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -26,6 +26,7 @@ logger = logging.getLogger("portal.staff")
 VIEW_ALL_GRANTS = models.VIEW_ALL_GRANTS
 REVOKE_ANY_GRANT = models.REVOKE_ANY_GRANT
 MANAGE_SERVICE_KEYS = models.MANAGE_SERVICE_KEYS
+MANAGE_WEBHOOKS = models.MANAGE_WEBHOOKS
 VIEW_AUDIT_LOG = "accounts.view_audit_log"
 MANAGE_USERS = "accounts.manage_users"
 
@@ -68,6 +69,7 @@ SECTIONS: list[Section] = [
     Section("Grants", "staff:grants", VIEW_ALL_GRANTS),
     Section("Users", "staff:users", MANAGE_USERS),
     Section("Service keys", "staff:keys", MANAGE_SERVICE_KEYS),
+    Section("Webhooks", "staff:webhooks", MANAGE_WEBHOOKS),
     Section("Upkeep", "staff:upkeep", VIEW_ALL_GRANTS),
     Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]

@@ -10,6 +10,7 @@ from portal.staff import (
     upkeep_views,
     user_views,
     views,
+    webhook_views,
 )
 
 app_name = "staff"
@@ -34,4 +35,11 @@ urlpatterns += [
     path("users/<int:pk>/reactivate/", user_views.user_reactivate, name="user_reactivate"),
     path("keys/", key_views.keys, name="keys"),
     path("keys/<int:pk>/revoke/", key_views.key_revoke, name="key_revoke"),
+    path("webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("webhooks/<uuid:endpoint_id>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path(
+        "webhooks/deliveries/<int:delivery_id>/redeliver/",
+        webhook_views.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
 ]

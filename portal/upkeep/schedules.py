@@ -14,6 +14,7 @@ SCHEDULES = {
     "portal.finish_revocations": "UPKEEP_REVOKE_SCHEDULE",
     "portal.revoke_orphaned_tokens": "UPKEEP_REVOKE_SCHEDULE",
     "portal.purge_secrets": "UPKEEP_PURGE_SCHEDULE",
+    "portal.purge_webhook_events": "UPKEEP_PURGE_SCHEDULE",
     "portal.send_alerts": "UPKEEP_ALERT_SCHEDULE",
     "portal.retry_stalled_jobs": "UPKEEP_STALLED_JOBS_SCHEDULE",
 }

@@ -130,9 +130,5 @@ DEFERRED: dict[str, str] = {
     "DP-09": "outside the application: egress is allow-listed at the network layer",
     "DP-12": "outside the application: TLS to Postgres and the migration role are the server's",
     "DP-13": "outside the application: log shipping and retention are the host's",
-    "WH-01": _ISSUE_16.format("webhooks"),
-    "WH-02": _ISSUE_16.format("webhooks"),
-    "WH-03": _ISSUE_16.format("webhooks"),
-    "WH-04": _ISSUE_16.format("webhooks"),
     "MG-01": _ISSUE_17,
 }

@@ -63,8 +63,9 @@ def test_DP_01_check_deploy_is_clean_with_the_production_example_and_real_secret
 def test_DP_01_the_checks_refuse_development_defaults_with_debug_off():
     """The suite's own (development-like) settings with DEBUG off fail, naming each default:
     the sandbox, http Zoho URLs and redirect URI, the console mail backend, the portal's
-    loopback address, the localhost sender, plain static names and Django's own HTTPS
-    warnings. (The embedded database is the next test's: here it would start a server.)"""
+    loopback address, the localhost sender, webhooks to private networks, plain static names
+    and Django's own HTTPS warnings. (The embedded database is the next test's: here it would
+    start a server.)"""
     env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
     env |= {**TEST_ENVIRONMENT, "DEBUG": "0", "DATABASE_URL": database_url_of_this_run()}
     result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
@@ -76,6 +77,7 @@ def test_DP_01_the_checks_refuse_development_defaults_with_debug_off():
         "portal.E021",
         "portal.E022",
         "portal.E024",
+        "portal.E030",
         "portal.W020",
         "mail.E001",
         "security.W004",
