@@ -148,6 +148,9 @@ class AuditEvent(models.Model):
         CONNECT_SESSION_SIGNED_IN = "connect_session.signed_in"
         CONNECT_SESSION_REFUSED = "connect_session.refused"
         CONNECT_SESSION_FINISHED = "connect_session.finished"
+        GRANT_MIGRATED = "grant.migrated"
+        MIGRATION_IMPORTED = "migration.imported"
+        MIGRATION_FAILED = "migration.conversion_failed"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

@@ -3,7 +3,7 @@ staff revocations.
 
 Jobs carry no tokens: periodic jobs carry only their tick's timestamp, mail jobs a rendered
 message with no secret in it or a user's id (``accounts.outbox``), a staff revocation's jobs a
-batch id and a grant id. Periodic tasks get
+batch id and a grant id, a migration's conversion jobs an imported row's id. Periodic tasks get
 their schedule from settings when the Procrastinate app is ready
 (``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
@@ -20,6 +20,7 @@ from procrastinate.jobs import Status
 
 from accounts import email_verification, outbox, password_reset
 from portal.grants import orphans, owner_alerts, user_deletion
+from portal.migration import conversion
 from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
 
@@ -78,6 +79,13 @@ def send_email_verification(user_id: int) -> None:
 def revoke_for_staff(revocation_id: str, grant_id: str) -> None:
     """One grant of a staff member's batch (deferred by the request that confirmed it)."""
     bulk_revocation.revoke_batch_item(revocation_id=UUID(revocation_id), grant_id=UUID(grant_id))
+
+
+@app.task(name=conversion.CONVERT_TASK, queue=conversion.QUEUE, retry=conversion.RETRY)
+def convert_migration_customer(customer_id: str) -> None:
+    """One imported row's authtoken or refresh token (the job carries the row's id only)."""
+    step = conversion.convert_customer(customer_id=UUID(customer_id))
+    logger.info("migration row %s: %s", customer_id, step)
 
 
 @app.task(

@@ -7,6 +7,7 @@ CODENAMES = {
     "view_all_grants": "portal",
     "revoke_any_grant": "portal",
     "manage_service_keys": "portal",
+    "run_migrations": "portal",
     "manage_users": "accounts",
     "view_audit_log": "accounts",
 }

@@ -26,6 +26,7 @@ logger = logging.getLogger("portal.staff")
 VIEW_ALL_GRANTS = models.VIEW_ALL_GRANTS
 REVOKE_ANY_GRANT = models.REVOKE_ANY_GRANT
 MANAGE_SERVICE_KEYS = models.MANAGE_SERVICE_KEYS
+RUN_MIGRATIONS = models.RUN_MIGRATIONS
 VIEW_AUDIT_LOG = "accounts.view_audit_log"
 MANAGE_USERS = "accounts.manage_users"
 
@@ -69,6 +70,7 @@ SECTIONS: list[Section] = [
     Section("Users", "staff:users", MANAGE_USERS),
     Section("Service keys", "staff:keys", MANAGE_SERVICE_KEYS),
     Section("Upkeep", "staff:upkeep", VIEW_ALL_GRANTS),
+    Section("Customer import", "staff:customer_import", RUN_MIGRATIONS),
     Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]
 

@@ -6,6 +6,7 @@ from portal.staff import (
     audit_views,
     grant_views,
     key_views,
+    migration_views,
     overview_views,
     upkeep_views,
     user_views,
@@ -34,4 +35,5 @@ urlpatterns += [
     path("users/<int:pk>/reactivate/", user_views.user_reactivate, name="user_reactivate"),
     path("keys/", key_views.keys, name="keys"),
     path("keys/<int:pk>/revoke/", key_views.key_revoke, name="key_revoke"),
+    path("customers/import/", migration_views.customer_import, name="customer_import"),
 ]
