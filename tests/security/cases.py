@@ -124,7 +124,6 @@ CASES: dict[str, str] = {
 }
 
 _ISSUE_16 = "issue 16: {} do not exist yet"
-_ISSUE_17 = "issue 17 (migration): imports of legacy tokens do not exist yet"
 
 DEFERRED: dict[str, str] = {
     "BR-05": "issue 15 (Go live): which host serves /api/ is the reverse proxy's configuration",
@@ -137,5 +136,4 @@ DEFERRED: dict[str, str] = {
     "WH-04": _ISSUE_16.format("webhooks"),
     "PX-01": _ISSUE_16.format("the Desk proxy and its paths"),
     "PX-02": _ISSUE_16.format("the Desk proxy and its limits"),
-    "MG-01": _ISSUE_17,
 }
