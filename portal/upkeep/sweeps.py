@@ -24,7 +24,6 @@ from accounts.audit import record_event
 from accounts.models import AuditEvent, User
 from portal.grants import client_health, dc_slots, early_warning, lifecycle, owner_alerts
 from portal.grants.checkup import MAX_ZOHO_CALLS, CheckResult, probe_connection
-from portal.grants.dc_slots import dc_slot_key
 from portal.grants.revocation import (
     PurgeOutcome,
     RevokeOutcome,
@@ -158,7 +157,7 @@ def _check_within_dc_limit(grant_id: UUID) -> CheckOutcome | None:
     ``SLOT_WAIT`` the grant falls due again ``SLOT_WAIT`` later (``None``).
     """
     dc = ZohoGrant.objects.values_list("data_centre", flat=True).get(pk=grant_id)
-    key = dc_slot_key(dc)
+    key = dc_slots.dc_slot_key(dc)
     limit = int(settings.UPKEEP_CONCURRENCY_PER_DC)
     slot = dc_slots.wait_for_slot(key, limit=limit, wait=SLOT_WAIT)
     if slot is None:
