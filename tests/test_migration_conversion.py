@@ -191,3 +191,45 @@ def test_at_most_the_configured_conversions_run_at_once_per_data_centre(sandbox,
     assert sandbox.requests(endpoint="authtooauth") == []
     assert customer("c-1").attempts == 0  # waiting for a slot is not an attempt
     assert conversion.convert_customer(customer_id=waiting.pk) == Step.CONVERTED
+
+
+def test_a_converted_row_is_not_converted_again_by_a_repeated_job(sandbox):
+    run_import(csv_of(authtoken_row(sandbox, "us", "c-1")))
+    run_jobs(CONVERT_TASK)
+    done = customer("c-1")
+    assert conversion.convert_customer(customer_id=done.pk) == Step.CONVERTED
+    assert len(sandbox.requests(endpoint="authtooauth")) == 1
+    assert customer("c-1").attempts == 1
+
+
+def test_a_row_another_worker_is_converting_is_left_to_it(sandbox):
+    run_import(csv_of(authtoken_row(sandbox, "us", "c-1")))
+    waiting = customer("c-1")
+    with connection.cursor() as cursor:  # a stalled job's worker still holds the row
+        cursor.execute(
+            "SELECT pg_advisory_lock(%s::int4, hashtext(%s))",
+            [conversion.ROW_LOCK, str(waiting.pk)],
+        )
+    try:
+        results, errors = race([lambda: conversion.convert_customer(customer_id=waiting.pk)])
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s::int4, hashtext(%s))",
+                [conversion.ROW_LOCK, str(waiting.pk)],
+            )
+    assert (results, errors) == (["taken"], [])
+    assert sandbox.requests(endpoint="authtooauth") == []
+    assert customer("c-1").secret_encrypted is not None
+
+
+def test_a_secret_copied_from_another_row_is_not_readable_and_is_wiped(sandbox):
+    run_import(csv_of(authtoken_row(sandbox, "us", "c-1"), row("c-2", "c-2@example.com", dc="us")))
+    first, second = customer("c-1"), customer("c-2")
+    MigrationCustomer.objects.filter(pk=second.pk).update(
+        secret_encrypted=first.secret_encrypted, kind="authtoken", step=Step.IMPORTED
+    )
+    assert conversion.convert_customer(customer_id=second.pk) == Step.CONVERSION_FAILED
+    copied = customer("c-2")
+    assert (copied.failure_reason, copied.secret_encrypted) == ("unreadable", None)
+    assert sandbox.requests(endpoint="authtooauth") == []

@@ -25,12 +25,13 @@ upkeep's advisory-lock slots (``portal.grants.dc_slots``, a key of their own).
 """
 
 import logging
+import zlib
 from datetime import timedelta
 from functools import partial
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from procrastinate import BaseRetryStrategy, RetryDecision
@@ -52,6 +53,7 @@ Action = AuditEvent.Action
 QUEUE = "migration"
 CONVERT_TASK = "portal.convert_migration_customer"  # portal/tasks.py; named here for deferring
 SLOT_PURPOSE = "portal.migration"
+ROW_LOCK = zlib.crc32(b"portal.migration.row") & 0x7FFFFFFF  # first int4 of a row's lock
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
@@ -97,20 +99,36 @@ def convert_customer(*, customer_id: UUID) -> str:
     """One conversion attempt for the row; returns its step afterwards.
 
     Raises :class:`ConversionDeferred` when the row should be tried again later. A row that
-    is not waiting any more (converted, failed, a re-run job) is left as it is.
+    is not waiting any more (converted, failed, a re-run job) is left as it is, and so is one
+    another worker is converting right now (a stalled job run again).
     """
-    customer = MigrationCustomer.objects.filter(pk=customer_id, step__in=WAITING).first()
-    if customer is None or customer.secret_encrypted is None:
-        return customer.step if customer else "gone"
-    key = dc_slots.dc_slot_key(customer.data_centre, purpose=SLOT_PURPOSE)
-    limit = int(settings.MIGRATION_CONCURRENCY_PER_DC)
-    slot = dc_slots.wait_for_slot(key, limit=limit, wait=SLOT_WAIT)
-    if slot is None:
-        raise ConversionDeferred(int(SLOT_WAIT.total_seconds()))
+    customer = MigrationCustomer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        return "gone"
+    if customer.step not in WAITING or customer.secret_encrypted is None:
+        return customer.step
+    if not _lock_row(customer_id, lock=True):
+        return "taken"
     try:
-        return _attempt(customer_id)
+        key = dc_slots.dc_slot_key(customer.data_centre, purpose=SLOT_PURPOSE)
+        limit = int(settings.MIGRATION_CONCURRENCY_PER_DC)
+        slot = dc_slots.wait_for_slot(key, limit=limit, wait=SLOT_WAIT)
+        if slot is None:
+            raise ConversionDeferred(int(SLOT_WAIT.total_seconds()))
+        try:
+            return _attempt(customer_id)
+        finally:
+            dc_slots.release_slot(key, slot)
     finally:
-        dc_slots.release_slot(key, slot)
+        _lock_row(customer_id, lock=False)
+
+
+def _lock_row(customer_id: UUID, *, lock: bool) -> bool:
+    """Take (or release) the row's session advisory lock: one attempt per row at a time."""
+    call = "pg_try_advisory_lock" if lock else "pg_advisory_unlock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {call}(%s::int4, hashtext(%s))", [ROW_LOCK, str(customer_id)])
+        return bool(cursor.fetchone()[0])
 
 
 @sensitive_variables("secret")
@@ -122,11 +140,23 @@ def _attempt(customer_id: UUID) -> str:
             .filter(pk=customer_id, step__in=WAITING, secret_encrypted__isnull=False)
             .first()
         )
-        if customer is None:  # another run of this job took it meanwhile
+        if customer is None:  # done meanwhile
             return "taken"
         customer.step = Step.CONVERTING
         customer.attempts += 1
         customer.save(update_fields=["step", "attempts", "updated_at"])
+    try:
+        return _convert(customer)
+    except ConversionDeferred:
+        raise
+    except Exception as error:
+        # A bug still ends the attempt: the secret is not left behind for nobody to use.
+        _fail(customer, reason="internal_error", error=type(error).__name__)
+        raise
+
+
+@sensitive_variables("secret")
+def _convert(customer: MigrationCustomer) -> str:
     try:
         secret = decrypt_token(customer.secret_encrypted, context=secret_context(customer.pk))
     except TokenDecryptError:

@@ -96,6 +96,7 @@ class _RolledBack(Exception):
     """Leaves the import's transaction so nothing of it is kept."""
 
 
+@sensitive_variables("data", "checked")
 def import_customers(
     *,
     data: bytes,
@@ -122,6 +123,7 @@ def import_customers(
     return report
 
 
+@sensitive_variables("rows", "row")
 def _import(
     rows: tuple[ImportRow, ...],
     report: ImportReport,
