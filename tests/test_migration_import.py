@@ -192,3 +192,16 @@ def test_the_command_prints_problems_by_line_and_fails(tmp_path):
     assert "line 2 (email): This is not a valid email address." in out.getvalue()
     assert "line 3 (external_id): The same external id is on line 2." in out.getvalue()
     nothing_written()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_file_at_once_make_one_customer_each():
+    from tests.racing import race
+
+    results, errors = race([lambda: run_import(THREE), lambda: run_import(THREE)])
+    assert errors == []
+    assert any(report.ok for report in results)
+    for report in results:  # the loser either waited and matched, or was told to import again
+        assert report.ok or {p.code for p in report.problems} == {"concurrent_change"}
+    assert User.objects.filter(external_id="c-1").count() == 1
+    assert MigrationCustomer.objects.count() == 3 and len(jobs()) == 2

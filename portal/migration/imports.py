@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 from procrastinate.contrib.django import app
@@ -41,6 +41,7 @@ CONFLICTS = {
     "staff_user": "This email or external id belongs to a staff account.",
     "user_inactive": "This customer's portal account is deactivated.",
 }
+RACED = "Another import or connect link changed this customer at the same moment; import again."
 
 
 @dataclass
@@ -142,6 +143,9 @@ def _import(
         except ExternalIdError as error:
             message = CONFLICTS.get(error.code, "This customer cannot be bound.")
             problems.append(Problem(row.line, "external_id", error.code, message))
+            continue
+        except IntegrityError:  # a concurrent import or connect session bound them first
+            problems.append(Problem(row.line, "external_id", "concurrent_change", RACED))
             continue
         if job is not None:
             jobs.append(job)
