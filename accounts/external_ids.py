@@ -61,12 +61,18 @@ def clean_email(value: object) -> str:
 
 
 def bind_customer(
-    *, external_id: str, email: str, display_name: str, context: AuditContext
+    *,
+    external_id: str,
+    email: str,
+    display_name: str,
+    context: AuditContext,
+    via: str = "connect_session",
 ) -> User:
     """The portal user bound to ``external_id``, created (or bound) when there is none yet.
 
     Call inside ``transaction.atomic()``. The app vouches for the email, so it counts as
-    verified. The external id wins: a known id that comes with a new email takes it when no
+    verified (``via`` names the path in the audit: ``connect_session``, ``import``). The
+    external id wins: a known id that comes with a new email takes it when no
     other user has it. An email that already belongs to another user is bound only when that
     user has no external id and has verified the email themselves (a self sign-up that took
     the address first must not receive the app's customer); otherwise ``email_conflict``.
@@ -87,7 +93,7 @@ def bind_customer(
         record_event(
             action=Action.USER_CREATED,
             context=context,
-            detail={"user_id": user.pk, "external_id": external_id, "via": "connect_session"},
+            detail={"user_id": user.pk, "external_id": external_id, "via": via},
         )
         return user
     if holder is not None and holder.pk != user.pk:

@@ -153,6 +153,9 @@ class AuditEvent(models.Model):
         WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
         WEBHOOK_REDELIVERED = "webhook.redelivered"
         WEBHOOK_DISABLED = "webhook.disabled"
+        GRANT_MIGRATED = "grant.migrated"
+        MIGRATION_IMPORTED = "migration.imported"
+        MIGRATION_FAILED = "migration.conversion_failed"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

@@ -143,6 +143,9 @@ ZOHO_SCOPES = env.list(
 # may hold; a larger file is refused whole, before anything is parsed or written.
 MIGRATION_IMPORT_MAX_ROWS = env.int("MIGRATION_IMPORT_MAX_ROWS", default=10000)
 MIGRATION_IMPORT_MAX_BYTES = env.int("MIGRATION_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+# Conversions of imported authtokens and refresh tokens running at once against one Zoho data
+# centre, across all workers (Zoho throttles its migration API).
+MIGRATION_CONCURRENCY_PER_DC = env.int("MIGRATION_CONCURRENCY_PER_DC", default=2)
 
 # The portal's own address, for links in emails sent without a request (background alerts).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")

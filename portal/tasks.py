@@ -4,8 +4,9 @@ staff revocations and webhook deliveries.
 Jobs carry no tokens: periodic jobs carry only their tick's timestamp, mail jobs a rendered
 message with no secret in it or a user's id (``accounts.outbox``), a staff revocation's jobs a
 batch id and a grant id, a webhook delivery's jobs the delivery's id and its attempt key
-(the signing secret is read from the database when the job runs). Periodic tasks get their
-schedule from settings when the Procrastinate app is ready
+(the signing secret is read from the database when the job runs), a migration's conversion
+jobs an imported row's id. Periodic tasks get their schedule from settings when the
+Procrastinate app is ready
 (``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
 at once, which is safe because each sweep claims its grants with ``SKIP LOCKED``.
@@ -23,6 +24,7 @@ from procrastinate.jobs import Status
 from accounts import email_verification, outbox, password_reset
 from portal.api.webhooks import delivery, retention
 from portal.grants import events, orphans, owner_alerts, user_deletion
+from portal.migration import conversion
 from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
 
@@ -93,6 +95,13 @@ def deliver_webhook(delivery_id: int, key: str) -> None:
 def revoke_for_staff(revocation_id: str, grant_id: str) -> None:
     """One grant of a staff member's batch (deferred by the request that confirmed it)."""
     bulk_revocation.revoke_batch_item(revocation_id=UUID(revocation_id), grant_id=UUID(grant_id))
+
+
+@app.task(name=conversion.CONVERT_TASK, queue=conversion.QUEUE, retry=conversion.RETRY)
+def convert_migration_customer(customer_id: str) -> None:
+    """One imported row's authtoken or refresh token (the job carries the row's id only)."""
+    step = conversion.convert_customer(customer_id=UUID(customer_id))
+    logger.info("migration row %s: %s", customer_id, step)
 
 
 @app.task(

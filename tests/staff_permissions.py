@@ -8,6 +8,7 @@ CODENAMES = {
     "revoke_any_grant": "portal",
     "manage_service_keys": "portal",
     "manage_webhooks": "portal",
+    "run_migrations": "portal",
     "manage_users": "accounts",
     "view_audit_log": "accounts",
 }

@@ -30,7 +30,14 @@ ALLOWED: dict[str, set[str]] = {
     "portal.apps": {"portal.checks"},
     "portal.grants": {"accounts", "portal.zoho", "portal.crypto", "portal.models"},
     "portal.demo": {"accounts", "portal.zoho", "portal.crypto", "portal.models"},
-    "portal.migration": {"portal.zoho", "portal.models"},  # customer imports (issue 17)
+    # customer imports and their conversions (issue 17)
+    "portal.migration": {
+        "accounts",
+        "portal.grants",
+        "portal.zoho",
+        "portal.crypto",
+        "portal.models",
+    },
     "portal.api": {
         "accounts",
         "portal.grants",
@@ -56,6 +63,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.api",  # service keys are the API's; staff pages list and revoke them
         "portal.upkeep",  # the upkeep report
         "portal.observe",  # the request figures /metrics reports, on the upkeep page
+        "portal.migration",  # the customer import page
     },
     "portal.tasks": {
         "accounts",  # the mail jobs
@@ -63,6 +71,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.grants",
         "portal.upkeep",
         "portal.staff",  # staff bulk revocations run as jobs
+        "portal.migration",  # the migration's conversion jobs
     },
     # request ids, JSON logs, /metrics (fleet figures from the upkeep report)
     "portal.observe": {"accounts", "portal.models", "portal.upkeep"},
@@ -74,6 +83,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.demo",
         "portal.grants",
         "portal.models",
+        "portal.migration",
         "portal.staff",
         "portal.upkeep",
     },

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from portal.grants import owner_alerts
+from portal.grants import dc_slots, owner_alerts
 from portal.grants.revocation import revoke_grant
 from portal.models import ZohoGrant
 from portal.upkeep import sweeps
@@ -263,7 +263,7 @@ def test_checks_against_one_data_centre_respect_the_concurrency_limit(
 
 def test_a_grant_whose_data_centre_stays_busy_is_handed_back(sandbox, connected, settings):
     settings.UPKEEP_CONCURRENCY_PER_DC = 1
-    key = sweeps.dc_slot_key("eu")
+    key = dc_slots.dc_slot_key("eu")
     with connection.cursor() as cursor:  # another worker holds the only EU slot
         cursor.execute("SELECT pg_advisory_lock(%s::int4, 0)", [key])
     mark = last_request(sandbox)

@@ -6,6 +6,7 @@ then exchange the code, identify the Zoho user and their Desk organizations, and
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,11 +111,19 @@ def finish_connect(
             client_health.note_working(data_centre=dc.code)
         if not tokens.refresh_token:
             raise _failed(context, "no_refresh_token", dc=dc.code)
-        who = zoho.user_info(dc=dc, access_token=tokens.access_token)
-        orgs = zoho.organizations(dc=dc, access_token=tokens.access_token)
+        who, orgs = identify(dc=dc, access_token=tokens.access_token)
     except zoho.ZohoError as error:
         raise _exchange_failed(context, dc, error) from None
-    return _store(context=context, user=user, dc=dc, tokens=tokens, who=who, orgs=orgs)
+    return store_grant(context=context, user=user, dc=dc, tokens=tokens, who=who, orgs=orgs)
+
+
+@sensitive_variables("access_token")
+def identify(
+    *, dc: zoho.DataCentre, access_token: str
+) -> tuple[zoho.ZohoUser, list[zoho.DeskOrganization]]:
+    """Who granted a new token and their Desk organizations (before :func:`store_grant`)."""
+    who = zoho.user_info(dc=dc, access_token=access_token)
+    return who, zoho.organizations(dc=dc, access_token=access_token)
 
 
 def _pinned_location(pending: oauth_state.Pending) -> str:
@@ -158,7 +167,7 @@ def _failed(context: AuditContext, reason: str, **detail: str) -> ConnectFailed:
 
 
 @sensitive_variables("tokens", "unkept")
-def _store(
+def store_grant(
     *,
     context: AuditContext,
     user: User,
@@ -166,12 +175,16 @@ def _store(
     tokens: zoho.TokenSet,
     who: zoho.ZohoUser,
     orgs: list[zoho.DeskOrganization],
+    on_stored: Callable[[ZohoGrant], None] | None = None,
 ) -> Connected:
     """Create the grant, or update the live one for the same Zoho user and DC in place.
 
-    Every refresh token not kept (the one a reconnect replaces, or this callback's own when a
-    racing callback for the same Zoho user created the grant first) is held for revocation
-    in the same transaction and revoked at Zoho after the commit.
+    The one way a grant is stored, whether its tokens come from a callback's code or from a
+    migrated authtoken or refresh token (``portal.migration.conversion``). Every refresh
+    token not kept (the one a reconnect replaces, or this one when a racing connect for the
+    same Zoho user created the grant first) is held for revocation in the same transaction
+    and revoked at Zoho after the commit. ``on_stored`` runs in that transaction with the
+    kept grant, after its audit row.
     """
     now = timezone.now()
     merged = False
@@ -198,6 +211,8 @@ def _store(
         )
         if kept is not None:
             _record_connected(context=context, grant=kept, reconnected=reconnected, merged=merged)
+            if on_stored is not None:
+                on_stored(kept)
     if orphan is not None:
         orphans.revoke_orphan(orphan_id=orphan.pk, actor=user)
     if kept is None:  # the racing winner's grant was revoked meanwhile

@@ -127,6 +127,7 @@ EVENT_LABELS: dict[str, str] = {
     Action.WARNING_CLEARED: "Warning cleared",
     Action.USER_LOGIN_FAILED: "Log-in failed",
     Action.CONNECT_SESSION_FINISHED: "Connection through the app's link finished",
+    Action.GRANT_MIGRATED: "Brought over from the app's earlier authorization",
     Action.CLIENT_REJECTED: "Zoho rejected the portal's client in a data centre",
     Action.CLIENT_RECOVERED: "Zoho accepts the portal's client again in a data centre",
 }

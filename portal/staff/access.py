@@ -27,6 +27,7 @@ VIEW_ALL_GRANTS = models.VIEW_ALL_GRANTS
 REVOKE_ANY_GRANT = models.REVOKE_ANY_GRANT
 MANAGE_SERVICE_KEYS = models.MANAGE_SERVICE_KEYS
 MANAGE_WEBHOOKS = models.MANAGE_WEBHOOKS
+RUN_MIGRATIONS = models.RUN_MIGRATIONS
 VIEW_AUDIT_LOG = "accounts.view_audit_log"
 MANAGE_USERS = "accounts.manage_users"
 
@@ -71,6 +72,7 @@ SECTIONS: list[Section] = [
     Section("Service keys", "staff:keys", MANAGE_SERVICE_KEYS),
     Section("Webhooks", "staff:webhooks", MANAGE_WEBHOOKS),
     Section("Upkeep", "staff:upkeep", VIEW_ALL_GRANTS),
+    Section("Customer import", "staff:customer_import", RUN_MIGRATIONS),
     Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]
 

@@ -189,3 +189,37 @@ class ServiceKeyForm(forms.Form):
         if not value or _CONTROL.search(value):
             raise forms.ValidationError("Give the key a plain name.")
         return value
+
+
+class CustomerImportForm(forms.Form):
+    """An import file for a migration campaign (``portal.migration.imports``)."""
+
+    campaign = forms.CharField(
+        max_length=100,
+        help_text="A new name starts a campaign; an existing one adds to it (safe to repeat).",
+    )
+    deadline = forms.DateField(
+        required=False,
+        help_text="YYYY-MM-DD: when the old authorizations stop working.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Header: external_id,email,name,data_centre,desk_org_id,authtoken,refresh_token",
+    )
+    dry_run = forms.BooleanField(
+        required=False, label="Dry run: only report what would happen", initial=True
+    )
+
+    def clean_campaign(self) -> str:
+        name: str = self.cleaned_data["campaign"].strip()
+        if not name or _CONTROL.search(name):
+            raise forms.ValidationError("Give the campaign a plain name.")
+        return name
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = int(settings.MIGRATION_IMPORT_MAX_BYTES)
+        if upload.size > limit:
+            raise forms.ValidationError(f"The file is larger than {limit} bytes.")
+        return upload

@@ -6,6 +6,7 @@ from portal.staff import (
     audit_views,
     grant_views,
     key_views,
+    migration_views,
     overview_views,
     upkeep_views,
     user_views,
@@ -42,4 +43,5 @@ urlpatterns += [
         webhook_views.webhook_redeliver,
         name="webhook_redeliver",
     ),
+    path("customers/import/", migration_views.customer_import, name="customer_import"),
 ]

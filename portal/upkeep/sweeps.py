@@ -9,8 +9,6 @@ step on a grant (token service, revocation, the outcome's record) commits on its
 """
 
 import random
-import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,13 +16,13 @@ from enum import StrEnum
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import record_event
 from accounts.models import AuditEvent, User
-from portal.grants import client_health, early_warning, lifecycle, owner_alerts
+from portal.grants import client_health, dc_slots, early_warning, lifecycle, owner_alerts
 from portal.grants.checkup import MAX_ZOHO_CALLS, CheckResult, probe_connection
 from portal.grants.revocation import (
     PurgeOutcome,
@@ -41,7 +39,6 @@ FIRST_RETRY = timedelta(minutes=5)
 REVOKE_FIRST_RETRY = timedelta(minutes=1)
 REVOKE_MAX_RETRY = timedelta(hours=6)
 PURGE_BATCH = 100
-SLOT_POLL_SECONDS = 0.1
 SLOT_WAIT = timedelta(minutes=1)
 
 
@@ -156,37 +153,21 @@ def _check_within_dc_limit(grant_id: UUID) -> CheckOutcome | None:
     """Check a claimed grant once one of its data centre's slots is free.
 
     Slots are PostgreSQL session advisory locks (``UPKEEP_CONCURRENCY_PER_DC`` per data
-    centre, shared by every worker), released at once if the worker dies. When none frees
-    up within ``SLOT_WAIT`` the grant falls due again ``SLOT_WAIT`` later (``None``).
+    centre, shared by every worker; ``portal.grants.dc_slots``). When none frees up within
+    ``SLOT_WAIT`` the grant falls due again ``SLOT_WAIT`` later (``None``).
     """
     dc = ZohoGrant.objects.values_list("data_centre", flat=True).get(pk=grant_id)
-    key = dc_slot_key(dc)
-    deadline = time.monotonic() + SLOT_WAIT.total_seconds()
-    while (slot := _take_slot(key)) is None:
-        if time.monotonic() > deadline:
-            handed_back = timezone.now() + SLOT_WAIT
-            ZohoGrant.objects.filter(pk=grant_id).update(next_check_at=handed_back)
-            return None
-        time.sleep(SLOT_POLL_SECONDS)
+    key = dc_slots.dc_slot_key(dc)
+    limit = int(settings.UPKEEP_CONCURRENCY_PER_DC)
+    slot = dc_slots.wait_for_slot(key, limit=limit, wait=SLOT_WAIT)
+    if slot is None:
+        handed_back = timezone.now() + SLOT_WAIT
+        ZohoGrant.objects.filter(pk=grant_id).update(next_check_at=handed_back)
+        return None
     try:
         return check_grant(grant_id=grant_id)
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", [key, slot])
-
-
-def dc_slot_key(dc: str) -> int:
-    """The first int4 of a data centre's slot locks (the second is the slot's number)."""
-    return zlib.crc32(f"portal.upkeep.dc.{dc}".encode()) & 0x7FFFFFFF
-
-
-def _take_slot(key: int) -> int | None:
-    with connection.cursor() as cursor:
-        for slot in range(max(int(settings.UPKEEP_CONCURRENCY_PER_DC), 1)):
-            cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", [key, slot])
-            if cursor.fetchone()[0]:
-                return slot
-    return None
+        dc_slots.release_slot(key, slot)
 
 
 def check_grant(*, grant_id: UUID) -> CheckOutcome:

@@ -11,6 +11,7 @@ from portal.staff.access import (
     MANAGE_USERS,
     MANAGE_WEBHOOKS,
     REVOKE_ANY_GRANT,
+    RUN_MIGRATIONS,
     VIEW_ALL_GRANTS,
     VIEW_AUDIT_LOG,
 )
@@ -22,6 +23,7 @@ PERMISSIONS = (
     MANAGE_USERS,
     MANAGE_SERVICE_KEYS,
     MANAGE_WEBHOOKS,
+    RUN_MIGRATIONS,
 )
 
 
