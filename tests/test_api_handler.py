@@ -96,6 +96,9 @@ def test_every_api_view_decides_for_itself_who_may_call_it() -> None:
         "grant_revoke",
         "connect_session_create",
         "desk_proxy",
+        "webhooks",
+        "webhook_delete",
+        "webhook_secret",
     }
 
 
