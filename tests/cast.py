@@ -12,3 +12,5 @@ GRANT_ACCESS_TOKEN = "1000.cccccccccccccccccccccccccccccccc.dddddddddddddddddddd
 
 # A token-shaped plain value for tests of the vault and the log filter.
 SAMPLE_TOKEN = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"
+# A refresh token an import file carries that no Zoho knows (tests/migration_files.py).
+IMPORTED_REFRESH_TOKEN = "1000.eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.ffffffffffffffffffffffffffffffff"

@@ -3,11 +3,12 @@
 from accounts.audit import AuditContext
 from portal.migration.csv_rows import HEADER
 from portal.migration.imports import ImportReport, import_customers
+from tests.cast import IMPORTED_REFRESH_TOKEN
 
 HEAD = ",".join(HEADER)
 # Token-shaped values no Zoho knows (for imports that never reach the sandbox).
 AUTHTOKEN = "0123456789abcdef0123456789abcdef"
-REFRESH_TOKEN = "1000.eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.ffffffffffffffffffffffffffffffff"
+REFRESH_TOKEN = IMPORTED_REFRESH_TOKEN
 
 
 def row(
