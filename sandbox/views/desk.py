@@ -47,7 +47,19 @@ def myinfo(request: SandboxRequest, dc: str) -> HttpResponseBase:
     access = authorize(request, dc, MYINFO_SCOPES)
     if isinstance(access, HttpResponseBase):
         return access
+    org = agent_organization(request, access)
+    if isinstance(org, HttpResponseBase):
+        return org
+    return JsonResponse(_agent(access.account, org))
+
+
+def agent_organization(
+    request: SandboxRequest, access: AccessToken
+) -> DeskOrganization | HttpResponseBase:
+    """The organization the ``orgId`` header names, when the token's user is an agent there;
+    else Desk's answer: 422 for a missing or malformed id, 401 ``OAUTH_ORG_MISMATCH``."""
     org_id = request.headers.get("orgId", "").strip()
+    request.sandbox.org_id = org_id
     if not org_id.isdigit():
         return desk_error(
             request,
@@ -64,7 +76,7 @@ def myinfo(request: SandboxRequest, dc: str) -> HttpResponseBase:
             "The OAuth token was not generated for this organization.",
             401,
         )
-    return JsonResponse(_agent(access.account, org))
+    return org
 
 
 def authorize(

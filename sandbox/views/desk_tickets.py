@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from sandbox.models import DeskOrganization, DeskTicket
 from sandbox.records import SandboxRequest
-from sandbox.views.desk import authorize, desk_error
+from sandbox.views.desk import agent_organization, authorize, desk_error
 from sandbox.views.endpoint import zoho_endpoint
 
 SCOPES = {
@@ -81,19 +81,7 @@ def _organization(request: SandboxRequest, dc: str) -> DeskOrganization | HttpRe
     access = authorize(request, dc, SCOPES[request.method or "GET"])
     if isinstance(access, HttpResponseBase):
         return access
-    org_id = request.headers.get("orgId", "").strip()
-    request.sandbox.org_id = org_id
-    if not org_id.isdigit():
-        return _invalid(request, "orgId", missing=not org_id)
-    org = access.account.orgs.filter(org_id=org_id).first()
-    if org is None:
-        return desk_error(
-            request,
-            "OAUTH_ORG_MISMATCH",
-            "The OAuth token was not generated for this organization.",
-            401,
-        )
-    return org
+    return agent_organization(request, access)
 
 
 def _create(request: SandboxRequest, org: DeskOrganization) -> HttpResponseBase:

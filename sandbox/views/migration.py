@@ -15,7 +15,6 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_POST
 
 from sandbox.authtokens import authtoken_owner, convert
-from sandbox.clients import find_client, secret_matches
 from sandbox.config import current_settings
 from sandbox.datacentres import api_domain
 from sandbox.records import SandboxRequest
@@ -28,7 +27,7 @@ from sandbox.views.endpoint import (
     oauth_params,
     zoho_endpoint,
 )
-from sandbox.views.token import set_field
+from sandbox.views.token import checked_client, set_field
 
 
 @zoho_endpoint("authtooauth")
@@ -48,11 +47,7 @@ def authtooauth(request: SandboxRequest, dc: str) -> HttpResponseBase:
     try:
         if params.get("grant_type", "") != "authtooauth":
             raise OAuthFailure("unsupported_grant_type")
-        client = find_client(client_id)
-        if client is None or dc not in client.data_centres:
-            raise OAuthFailure("invalid_client")
-        if not secret_matches(client, dc, secret):
-            raise OAuthFailure("invalid_client_secret")
+        client = checked_client(client_id, dc, secret)
         config = current_settings()
         with modifiers_applied(request, zuid=zuid) as changes:
             issued = convert(

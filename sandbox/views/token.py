@@ -53,11 +53,7 @@ def token(request: SandboxRequest, dc: str) -> HttpResponseBase:
     try:
         if grant_type not in GRANT_TYPES:
             raise OAuthFailure("unsupported_grant_type")
-        client = find_client(client_id)
-        if client is None or dc not in client.data_centres:
-            raise OAuthFailure("invalid_client")
-        if not secret_matches(client, dc, secret):
-            raise OAuthFailure("invalid_client_secret")
+        client = checked_client(client_id, dc, secret)
         config = current_settings()
         if grant_type == "authorization_code":
             body = _exchange(request, dc, client, params, zuid, config)
@@ -193,3 +189,15 @@ def revoke(request: SandboxRequest, dc: str) -> HttpResponseBase:
         draft.error_code = "invalid_token"
         return no_store(JsonResponse({"error": "invalid_token"}, status=400))
     return no_store(JsonResponse({"status": "success"}))
+
+
+def checked_client(client_id: str, dc: str, secret: str) -> Client:
+    """The client these credentials name in this data centre, as Zoho checks them: an unknown
+    client (or one not enabled there) is ``invalid_client``, a wrong secret
+    ``invalid_client_secret``."""
+    client = find_client(client_id)
+    if client is None or dc not in client.data_centres:
+        raise OAuthFailure("invalid_client")
+    if not secret_matches(client, dc, secret):
+        raise OAuthFailure("invalid_client_secret")
+    return client
