@@ -82,17 +82,13 @@ def pre_request(worker: Any, req: Any) -> None:
 logger_class = "portal.observe.access_log.AccessLogger"  # %(h)s: the client, not the proxy
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 _LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+from portal.observe.json_logs import LOG_FILTERS, LOG_FORMATTERS  # noqa: E402  (no Django needed)
+
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {
-        "redact_secrets": {"()": "portal.log_filters.RedactSecretsFilter"},
-        "request_id": {"()": "portal.observe.json_logs.RequestIdFilter"},
-    },
-    "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
-        "json": {"()": "portal.observe.json_logs.JsonFormatter"},
-    },
+    "filters": LOG_FILTERS,
+    "formatters": LOG_FORMATTERS,
     "handlers": {
         "error_console": {
             "class": "logging.StreamHandler",

@@ -363,19 +363,14 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Every job a request queues carries the request's id; the worker runs it under that id
 # (Procrastinate wants the callable itself here, not its dotted path).
 from accounts.request_id import bind_for_job  # noqa: E402
+from portal.observe.json_logs import LOG_FILTERS, LOG_FORMATTERS  # noqa: E402
 
 PROCRASTINATE_WORKER_DEFAULTS = {"task_middleware": [bind_for_job]}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {
-        "redact_secrets": {"()": "portal.log_filters.RedactSecretsFilter"},
-        "request_id": {"()": "portal.observe.json_logs.RequestIdFilter"},
-    },
-    "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "portal.observe.json_logs.JsonFormatter"},
-    },
+    "filters": LOG_FILTERS,
+    "formatters": LOG_FORMATTERS,
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

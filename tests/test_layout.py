@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.crypto",
         "portal.embedded_db",
         "accounts",  # the request-id task middleware Procrastinate's worker settings name
+        "portal.observe",  # the log filters and formatters, shared with gunicorn's own lines
     },
     "portal.csp": {"portal.zoho"},
     "portal.checks": {"portal.crypto", "portal.zoho"},

@@ -14,6 +14,18 @@ from typing import Any
 
 from accounts import request_id
 
+# The filters and formatters every log handler of the portal uses (Django's LOGGING in
+# portal/settings.py, gunicorn's own lines in deploy/gunicorn.conf.py): redaction first, then the
+# request id, then text or JSON as LOG_FORMAT says. Plain data: neither side needs Django here.
+LOG_FILTERS: dict[str, dict[str, str]] = {
+    "redact_secrets": {"()": "portal.log_filters.RedactSecretsFilter"},
+    "request_id": {"()": "portal.observe.json_logs.RequestIdFilter"},
+}
+LOG_FORMATTERS: dict[str, dict[str, str]] = {
+    "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    "json": {"()": "portal.observe.json_logs.JsonFormatter"},
+}
+
 
 class RequestIdFilter(logging.Filter):
     """Give every record a ``request_id`` attribute ("" when there is none)."""
