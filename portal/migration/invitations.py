@@ -109,7 +109,7 @@ def _reason_not_to_send(customer: MigrationCustomer, now: datetime) -> str:
     if deadline and timezone.localdate(now) > deadline:
         return "past_deadline"
     grant = ZohoGrant.objects.filter(
-        owner=customer.user, status=ZohoGrant.Status.ACTIVE, created_at__gte=customer.created_at
+        user=customer.user, status=ZohoGrant.Status.ACTIVE, created_at__gte=customer.created_at
     ).first()
     if grant is not None:  # connected some other way since the import
         MigrationCustomer.objects.filter(pk=customer.pk).update(
