@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.audit import AuditContext
 from portal.grants import connect_sessions
 from portal.migration import funnel
-from portal.models import MigrationCampaign, MigrationCustomer
+from portal.models import ConnectSession, MigrationCampaign, MigrationCustomer
 from tests.migration_files import csv_of, row, run_import
 from tests.staff_permissions import assert_permission_matrix, client_for, give
 
@@ -33,7 +33,9 @@ EXPECTED = [  # (step, count, percent of 6)
 def campaign(make_grant) -> MigrationCampaign:
     """c-1 converted (healthy), c-2 converted (warned), c-3 invited, opened and connected,
     c-4 invited and opened, c-5 invited, c-6 still to invite."""
-    rows = [row(f"c-{n}", f"c{n}@customer.example", dc="eu" if n % 2 else "us") for n in range(1, 7)]
+    rows = [
+        row(f"c-{n}", f"c{n}@customer.example", dc="eu" if n % 2 else "us") for n in range(1, 7)
+    ]
     assert run_import(csv_of(*rows)).ok
     now = timezone.now()
     by_id = {c.user.external_id: c for c in MigrationCustomer.objects.select_related("user")}
@@ -46,7 +48,7 @@ def campaign(make_grant) -> MigrationCampaign:
             user=by_id[f"c-{n}"].user, context=AuditContext(), expires_at=now + timedelta(days=1)
         )
         if opened:
-            connect_sessions.ConnectSession.objects.filter(pk=made.id).update(opened_at=now)
+            ConnectSession.objects.filter(pk=made.id).update(opened_at=now)
         MigrationCustomer.objects.filter(pk=by_id[f"c-{n}"].pk).update(
             invited_at=now, invitations_sent=1, last_session_id=made.id
         )
@@ -75,7 +77,7 @@ def test_the_funnel_counts_and_percentages(campaign):
     steps = funnel.funnel(campaign)
     assert [(s.key, s.count, s.percent_text) for s in steps] == EXPECTED
     stages = {key: list(funnel.customers(campaign, stage=key)) for key, _, _ in funnel.STAGES}
-    assert {k: sorted(c.user.external_id for c in v) for k, v in stages.items() if v} == {
+    assert {k: sorted(str(c.user.external_id) for c in v) for k, v in stages.items() if v} == {
         "connected": ["c-3"],
         "converted": ["c-1", "c-2"],
         "opened": ["c-4"],
@@ -85,7 +87,8 @@ def test_the_funnel_counts_and_percentages(campaign):
     for key, rows in stages.items():  # the list's filter and each row's stage agree
         assert all(funnel.stage_of(c) == key for c in rows)
     made = funnel.progress(campaign)
-    assert (made.converted[-1], made.connected[-1], made.total) == (2, 1, 6)
+    assert (made.converted[-1], made.connected[-1]) == (2, 1)  # all of them today
+    assert sum(made.converted) == 2 and sum(made.connected) == 1
 
 
 def test_the_campaign_page_shows_the_funnel_charts_and_filtered_customers(runner, campaign):
@@ -142,7 +145,7 @@ def test_campaign_status_prints_the_same_figures(campaign):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("Campaign spring")
     assert any(line.split() == ["Link", "opened", "2", "33.3"] for line in lines)
-    assert any(line.split() == ["Converted", "automatically", "2", "33.3"] for line in lines)
+    assert any(line.split() == ["Auto-converted", "2", "33.3"] for line in lines)
     out = io.StringIO()
     call_command("campaign_status", "spring", "--json", stdout=out)
     document = json.loads(out.getvalue())

@@ -2,7 +2,7 @@
 
 One home for the stages, used by the staff campaign page, its CSV export and
 ``manage.py campaign_status``. The funnel's steps, each counted over the whole campaign:
-imported → converted automatically (authtoken converted or refresh token imported) /
+imported → auto-converted (authtoken converted or refresh token imported) /
 invited → link opened → connected → healthy (a grant that is active without a warning).
 Each customer also stands at exactly one :data:`STAGES` entry, for the filterable list.
 """
@@ -23,7 +23,7 @@ HEALTHY = Q(grant__status=ZohoGrant.Status.ACTIVE, grant__warning="")
 # The funnel's steps: (key, label, who counts).
 STEPS: list[tuple[str, str, Q]] = [
     ("imported", "Imported", Q(pk__isnull=False)),
-    ("converted", "Converted automatically", Q(step=Step.CONVERTED)),
+    ("converted", "Auto-converted", Q(step=Step.CONVERTED)),
     ("invited", "Invited", Q(invited_at__isnull=False)),
     ("opened", "Link opened", Q(invited_at__isnull=False) & OPENED),
     ("connected", "Connected", Q(connected_at__isnull=False)),
@@ -60,9 +60,8 @@ class FunnelStep:
 @dataclass(frozen=True)
 class Progress:
     days: list[date]  # from the campaign's start to its deadline (or today)
-    converted: list[int]  # cumulative, up to today only
+    converted: list[int]  # per day, up to today only
     connected: list[int]
-    total: int
 
 
 def funnel(campaign: MigrationCampaign) -> list[FunnelStep]:
@@ -126,7 +125,7 @@ def customers(
 
 
 def progress(campaign: MigrationCampaign, *, today: date | None = None) -> Progress:
-    """Converted and connected customers, cumulative per day, against the deadline."""
+    """Customers converted and connected per day, on an axis that runs to the deadline."""
     today = today or timezone.localdate()
     start = timezone.localdate(campaign.created_at)
     end = max(campaign.deadline or today, today)
@@ -138,21 +137,11 @@ def progress(campaign: MigrationCampaign, *, today: date | None = None) -> Progr
     shown = [day for day in days if day <= today]
     return Progress(
         days=days,
-        converted=_cumulative(converted, shown, start),
-        connected=_cumulative(connected, shown, start),
-        total=rows.count(),
+        converted=[converted.get(day, 0) for day in shown],
+        connected=[connected.get(day, 0) for day in shown],
     )
 
 
 def _per_day(rows: QuerySet[MigrationCustomer], field: str) -> dict[date, int]:
     counted = rows.annotate(day=TruncDate(field)).values_list("day").annotate(n=Count("*"))
     return dict(counted.order_by())
-
-
-def _cumulative(per_day: dict[date, int], days: list[date], start: date) -> list[int]:
-    running = sum(n for day, n in per_day.items() if day and day < start)
-    out = []
-    for day in days:
-        running += per_day.get(day, 0)
-        out.append(running)
-    return out

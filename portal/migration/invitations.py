@@ -165,7 +165,7 @@ def _invited(customer: MigrationCustomer, *, reminder: bool) -> None:
 
 
 def _bounced(customer: MigrationCustomer, refused: smtplib.SMTPRecipientsRefused) -> str:
-    codes = [answer[0] for answer in refused.recipients.values() if isinstance(answer, tuple)]
+    codes = [answer[0] for answer in refused.recipients.values()]
     error = f"smtp_{codes[0]}" if codes else "smtp_refused"
     now = timezone.now()
     with transaction.atomic():

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -67,7 +68,6 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
     series = [
         ("converted", "Converted", made.converted),
         ("connected", "Connected", made.connected),
-        ("target", "Imported", [made.total] * len(made.days)),
     ]
     context = {
         "campaign": chosen,
@@ -77,7 +77,7 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
             rows=[(step.label, step.count, f"chart-funnel-{step.key}") for step in steps],
         ),
         "progress_chart": line_chart(
-            title="Converted and connected customers (cumulative) until the deadline",
+            title="Customers converted and connected per day, until the deadline",
             days=made.days,
             series=series,
         ),
@@ -99,7 +99,7 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_permission_required(RUN_MIGRATIONS)
 @require_safe
-def campaign_export_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_export_csv(request: HttpRequest, pk: int) -> HttpResponseBase:
     chosen = get_object_or_404(MigrationCampaign, pk=pk)
     form = _filter_form(request, chosen)
     if not form.is_valid():

@@ -230,6 +230,7 @@ class CampaignCustomerFilterForm(forms.Form):
 
     stage = forms.ChoiceField(required=False, label="Stage", choices=[])
     dc = forms.ChoiceField(required=False, label="Data centre", choices=[])
+    fields: dict[str, forms.ChoiceField]  # type: ignore[assignment]
     q = forms.CharField(required=False, max_length=254, label="Email or external id contains")
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
