@@ -90,7 +90,9 @@ def send_invitation(*, customer_id: UUID, reminder: bool = False) -> str:
             kind="migration_reminder" if reminder else "migration_invitation",
             to=[customer.user.email],
             headers=opt_out.unsubscribe_headers(customer.pk),
-            **_message(customer, link=created.url, expires_at=created.expires_at),
+            **_message(
+                customer, link=created.url, expires_at=created.expires_at, reminder=reminder
+            ),
         )
     except smtplib.SMTPRecipientsRefused as refused:
         return _bounced(customer, refused)
@@ -130,7 +132,9 @@ def link_expiry(customer: MigrationCustomer, now: datetime) -> datetime:
 
 
 @sensitive_variables("link", "context")
-def _message(customer: MigrationCustomer, *, link: str, expires_at: datetime) -> dict[str, str]:
+def _message(
+    customer: MigrationCustomer, *, link: str, expires_at: datetime, reminder: bool
+) -> dict[str, str]:
     dc = zoho.data_centres().get(customer.data_centre)
     context = {
         "name": customer.user.first_name,
@@ -138,10 +142,13 @@ def _message(customer: MigrationCustomer, *, link: str, expires_at: datetime) ->
         "link": link,
         "expires_at": expires_at,
         "dc_label": dc.label if dc else "",
+        # the choice on the connect form ("Where does your Zoho account live?")
+        "region": zoho.REGIONS.get(customer.data_centre, zoho.REGIONS["global"]),
         "accounts_url": dc.accounts_url if dc else "",
         "desk_org_id": customer.desk_org_id,
         "email": customer.user.email,
         "unsubscribe_url": opt_out.unsubscribe_url(customer.pk),
+        "reminder": reminder,
     }
     return {
         "subject": render_to_string(f"{TEMPLATES}_subject.txt", context),

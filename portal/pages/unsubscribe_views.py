@@ -6,6 +6,8 @@ from CSRF checks because a mail client cannot hold a token: the link's signature
 authorizes it, and all it can do is stop mail to the customer it was signed for.
 """
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.audit import AuditContext
+from accounts.ratelimit import limit_requests
 from portal.migration import opt_out
 
 
@@ -21,6 +24,7 @@ from portal.migration import opt_out
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limit_requests(("unsubscribe", 60, timedelta(minutes=1)), methods=("GET", "POST"))
 def migration_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     customer = opt_out.customer_for(token)
     if customer is None:
