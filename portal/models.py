@@ -554,6 +554,7 @@ class MigrationCustomer(models.Model):
         ConnectSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     last_reminded_on = models.DateField(null=True, blank=True)
+    link_opened_at = models.DateTimeField(null=True, blank=True)  # any of its links, first time
     connected_at = models.DateTimeField(null=True, blank=True)
     opted_out_at = models.DateTimeField(null=True, blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.audit import AuditContext
 from portal.grants import connect_sessions
 from portal.migration import funnel
-from portal.models import ConnectSession, MigrationCampaign, MigrationCustomer
+from portal.models import MigrationCampaign, MigrationCustomer
 from tests.migration_files import csv_of, row, run_import
 from tests.staff_permissions import assert_permission_matrix, client_for, give
 
@@ -47,10 +47,12 @@ def campaign(make_grant) -> MigrationCampaign:
         made = connect_sessions.create_for_user(
             user=by_id[f"c-{n}"].user, context=AuditContext(), expires_at=now + timedelta(days=1)
         )
-        if opened:
-            ConnectSession.objects.filter(pk=made.id).update(opened_at=now)
+        MigrationCustomer.objects.filter(pk=by_id[f"c-{n}"].pk).update(last_session_id=made.id)
+        if opened:  # as the link's page does when the customer opens it
+            secret = made.url.rstrip("/").rsplit("/", 1)[-1]
+            assert connect_sessions.look_at_link(secret=secret, context=AuditContext())
         MigrationCustomer.objects.filter(pk=by_id[f"c-{n}"].pk).update(
-            invited_at=now, invitations_sent=1, last_session_id=made.id
+            invited_at=now, invitations_sent=1
         )
 
     done = {"step": Step.CONVERTED, "finished_at": now}

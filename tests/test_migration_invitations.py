@@ -89,6 +89,7 @@ def test_the_link_works_once_and_connecting_through_it_marks_the_customer_connec
     [link] = invite()
     browser = Client()
     assert browser.get(path_of(link)).status_code == 200
+    assert customer().link_opened_at is not None  # counts as "link opened" from now on
     assert browser.post(path_of(link)).status_code == 302
     assert Client().post(path_of(link)).status_code == 410  # used: a second opening fails
     PortalBrowser(browser, sandbox).connect(EU)

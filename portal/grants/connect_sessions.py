@@ -192,6 +192,10 @@ def look_at_link(*, secret: str, context: AuditContext) -> Link | None:
             opened_at=timezone.now()
         ):
             _record(Action.CONNECT_SESSION_OPENED, row, context)
+            # a migration's invitation: the customer counts as having opened a link from now on
+            MigrationCustomer.objects.filter(last_session=row, link_opened_at=None).update(
+                link_opened_at=timezone.now()
+            )
     return Link(session_id=row.pk, user_id=row.user_id, reason=reason)
 
 

@@ -18,7 +18,7 @@ from portal.models import MigrationCampaign, MigrationCustomer, ZohoGrant
 
 Step = MigrationCustomer.Step
 MAX_DAYS = 180  # the progress line's longest span
-OPENED = Q(last_session__opened_at__isnull=False) | Q(connected_at__isnull=False)
+OPENED = Q(link_opened_at__isnull=False) | Q(connected_at__isnull=False)
 HEALTHY = Q(grant__status=ZohoGrant.Status.ACTIVE, grant__warning="")
 # The funnel's steps: (key, label, who counts).
 STEPS: list[tuple[str, str, Q]] = [
@@ -99,8 +99,7 @@ def stage_of(customer: MigrationCustomer) -> str:
     if customer.bounced_at:
         return "bounced"
     if customer.invited_at:
-        session = customer.last_session
-        return "opened" if session is not None and session.opened_at else "invited"
+        return "opened" if customer.link_opened_at else "invited"
     if customer.step in (Step.IMPORTED, Step.CONVERTING):
         return "converting"
     return "failed"
@@ -110,9 +109,7 @@ def customers(
     campaign: MigrationCampaign, *, stage: str = "", dc: str = "", search: str = ""
 ) -> QuerySet[MigrationCustomer]:
     """The campaign's customers, filtered, in file order."""
-    rows = MigrationCustomer.objects.filter(campaign=campaign).select_related(
-        "user", "last_session", "grant"
-    )
+    rows = MigrationCustomer.objects.filter(campaign=campaign).select_related("user", "grant")
     if stage:
         rows = rows.filter(stage_filter(stage))
     if dc:
