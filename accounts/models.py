@@ -156,6 +156,9 @@ class AuditEvent(models.Model):
         GRANT_MIGRATED = "grant.migrated"
         MIGRATION_IMPORTED = "migration.imported"
         MIGRATION_FAILED = "migration.conversion_failed"
+        MIGRATION_INVITED = "migration.invited"
+        MIGRATION_OPTED_OUT = "migration.opted_out"
+        MIGRATION_BOUNCED = "migration.bounced"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

@@ -56,9 +56,19 @@ def mail_task(task_name: str) -> JobDeferrer:
     return app.configure_task(name=task_name, queue=QUEUE, allow_unknown=False)
 
 
-def deliver(*, kind: str, to: list[str], subject: str, text: str, html: str = "") -> None:
-    """Hand one message to the mail server (the jobs' side; raises OSError on SMTP trouble)."""
-    message = EmailMultiAlternatives(" ".join(subject.split()), text, to=to)
+def deliver(
+    *,
+    kind: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    html: str = "",
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Hand one message to the mail server (the jobs' side; raises OSError on SMTP trouble,
+    ``smtplib.SMTPRecipientsRefused`` when the server refuses every recipient). ``headers``
+    are extra header fields (``List-Unsubscribe`` …), never a secret."""
+    message = EmailMultiAlternatives(" ".join(subject.split()), text, to=to, headers=headers)
     if html:
         message.attach_alternative(html, "text/html")
     message.send()

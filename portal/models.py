@@ -547,6 +547,17 @@ class MigrationCustomer(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Invitations (portal.migration.invitations): the link's secret is only its session's digest.
+    invited_at = models.DateTimeField(null=True, blank=True)
+    invitations_sent = models.PositiveIntegerField(default=0)
+    last_session = models.ForeignKey(
+        ConnectSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_reminded_on = models.DateField(null=True, blank=True)
+    link_opened_at = models.DateTimeField(null=True, blank=True)  # any of its links, first time
+    connected_at = models.DateTimeField(null=True, blank=True)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

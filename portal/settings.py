@@ -146,6 +146,13 @@ MIGRATION_IMPORT_MAX_BYTES = env.int("MIGRATION_IMPORT_MAX_BYTES", default=5 * 1
 # Conversions of imported authtokens and refresh tokens running at once against one Zoho data
 # centre, across all workers (Zoho throttles its migration API).
 MIGRATION_CONCURRENCY_PER_DC = env.int("MIGRATION_CONCURRENCY_PER_DC", default=2)
+# Invitations of a campaign's customers who could not be converted: reminders go out this
+# many days before the campaign's deadline (comma-separated), checked on the cron line
+# MIGRATION_REMINDER_SCHEDULE (empty: no reminders). Each mail holds a fresh link that works
+# for MIGRATION_LINK_TTL_DAYS days (never past the deadline's day).
+MIGRATION_REMINDER_DAYS = env.list("MIGRATION_REMINDER_DAYS", cast=int, default=[14, 7, 3, 1])
+MIGRATION_REMINDER_SCHEDULE = env.str("MIGRATION_REMINDER_SCHEDULE", default="0 9 * * *")
+MIGRATION_LINK_TTL_DAYS = env.int("MIGRATION_LINK_TTL_DAYS", default=14)
 
 # The portal's own address, for links in emails sent without a request (background alerts).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")

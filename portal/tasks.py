@@ -5,7 +5,7 @@ Jobs carry no tokens: periodic jobs carry only their tick's timestamp, mail jobs
 message with no secret in it or a user's id (``accounts.outbox``), a staff revocation's jobs a
 batch id and a grant id, a webhook delivery's jobs the delivery's id and its attempt key
 (the signing secret is read from the database when the job runs), a migration's conversion
-jobs an imported row's id. Periodic tasks get their schedule from settings when the
+jobs and invitations an imported row's id. Periodic tasks get their schedule from settings when the
 Procrastinate app is ready
 (``portal.upkeep.schedules.schedule_periodic_tasks``).
 A queueing lock keeps at most one waiting job per task; several workers may still run sweeps
@@ -24,7 +24,7 @@ from procrastinate.jobs import Status
 from accounts import email_verification, outbox, password_reset
 from portal.api.webhooks import delivery, retention
 from portal.grants import events, orphans, owner_alerts, user_deletion
-from portal.migration import conversion
+from portal.migration import conversion, invitations
 from portal.staff import bulk_revocation
 from portal.upkeep import sweeps
 
@@ -102,6 +102,19 @@ def convert_migration_customer(customer_id: str) -> None:
     """One imported row's authtoken or refresh token (the job carries the row's id only)."""
     step = conversion.convert_customer(customer_id=UUID(customer_id))
     logger.info("migration row %s: %s", customer_id, step)
+
+
+@app.task(name=invitations.INVITE_TASK, queue=outbox.QUEUE, retry=outbox.RETRY)
+def send_migration_invitation(customer_id: str, reminder: bool = False) -> None:
+    """A campaign customer's invitation or reminder: the link is made and mailed here."""
+    outcome = invitations.send_invitation(customer_id=UUID(customer_id), reminder=reminder)
+    logger.info("migration row %s: %s", customer_id, outcome)
+
+
+@app.task(name=invitations.REMINDERS_TASK, queueing_lock=invitations.REMINDERS_TASK)
+def send_migration_reminders(timestamp: int) -> None:
+    due = invitations.defer_due_reminders(today=timezone.localdate())
+    logger.info("migration reminders queued: %d", due)
 
 
 @app.task(

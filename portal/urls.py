@@ -10,7 +10,7 @@ from django.views.generic import RedirectView
 from accounts.urls import LOGIN_LIMIT
 from portal.api import views as api_views
 from portal.observe.views import metrics_view
-from portal.pages import connect_link_views, errors, grant_views, views
+from portal.pages import connect_link_views, errors, grant_views, unsubscribe_views, views
 
 app_name = "portal"
 
@@ -32,6 +32,11 @@ portal_patterns = [
     path("connections/<uuid:grant_id>/hide/", grant_views.grant_hide, name="grant_hide"),
     path("connect/s/<str:secret>/", connect_link_views.connect_link, name="connect_link"),
     path("connect/cancel/", connect_link_views.connect_link_cancel, name="connect_link_cancel"),
+    path(
+        "unsubscribe/<str:token>/",
+        unsubscribe_views.migration_unsubscribe,
+        name="migration_unsubscribe",
+    ),
     path("healthz", views.healthz, name="healthz"),
 ]
 

@@ -3,7 +3,8 @@
 While held (``FakeSMTP(hanging=True)``) it accepts each connection and says nothing, as a hung
 mail server does: the client waits for the greeting. Once :meth:`release` is called, every
 connection, held or new, is greeted and served just enough SMTP (EHLO, MAIL, RCPT, DATA,
-QUIT) for Django's SMTP backend to hand over its messages, which it keeps.
+QUIT) for Django's SMTP backend to hand over its messages, which it keeps. Recipients named in
+``refuse`` are refused at RCPT (550), as a server that knows no such mailbox does.
 """
 
 import socket
@@ -18,7 +19,7 @@ WAIT = 60.0  # seconds any wait here gives a slow, shared machine
 
 
 class FakeSMTP:
-    def __init__(self, *, hanging: bool) -> None:
+    def __init__(self, *, hanging: bool, refuse: tuple[str, ...] = ()) -> None:
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
         self.connections = 0
@@ -27,6 +28,7 @@ class FakeSMTP:
         self.messages: list[Message] = []
         self._released = threading.Event()
         self._closing = False
+        self._refuse = [address.encode() for address in refuse]  # RCPT answered 550
         if not hanging:
             self._released.set()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -85,6 +87,9 @@ class FakeSMTP:
             if verb == b"QUIT":
                 conn.sendall(b"221 bye\r\n")
                 return
+            if verb == b"RCPT" and any(address in line for address in self._refuse):
+                conn.sendall(b"550 5.1.1 no such mailbox\r\n")
+                continue
             if verb != b"DATA":
                 conn.sendall(b"250 fake\r\n")
                 continue

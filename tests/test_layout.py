@@ -55,6 +55,7 @@ ALLOWED: dict[str, set[str]] = {
         "portal.models",
         "portal.csp",
         "portal.health",
+        "portal.migration",  # a campaign's unsubscribe page
     },
     "portal.staff": {
         "accounts",

@@ -33,7 +33,7 @@ from accounts.external_ids import (
 )
 from accounts.models import AuditEvent, User
 from portal.grants import return_urls
-from portal.models import ConnectSession, ZohoGrant
+from portal.models import ConnectSession, MigrationCustomer, ZohoGrant
 
 Action = AuditEvent.Action
 Outcome = ConnectSession.Outcome
@@ -97,7 +97,6 @@ def create_connect_session(
         raise ConnectSessionRefused(error.code, 400, error.message) from None
     name = _clean_display_name(display_name)
     back = _clean_return_url(return_url)
-    secret = secrets.token_urlsafe(32)
     now = timezone.now()
     ttl = timedelta(minutes=settings.CONNECT_SESSION_TTL_MINUTES)
     try:
@@ -105,24 +104,55 @@ def create_connect_session(
             user = bind_customer(
                 external_id=external_id, email=email, display_name=name, context=context
             )
-            row = ConnectSession.objects.create(
-                secret_digest=_digest(secret),
-                user=user,
-                return_url=back,
-                created_by_id=key_id,
-                created_at=now,
-                expires_at=now + ttl,
+            return _new_session(
+                user=user, context=context, expires_at=now + ttl, key_id=key_id, return_url=back
             )
-            _record(Action.CONNECT_SESSION_CREATED, row, context, has_return_url=bool(back))
     except ExternalIdError as error:
         raise ConnectSessionRefused(error.code, 409, error.message) from None
     except IntegrityError:  # a concurrent request bound the same id or email first
         raise ConnectSessionRefused(
             "external_id_conflict", 409, "A concurrent request changed this customer; retry."
         ) from None
+
+
+def create_for_user(*, user: User, context: AuditContext, expires_at: datetime) -> CreatedSession:
+    """A link for a customer the portal already knows (a migration's invitation); audited.
+    Call it in a transaction with whatever records the session's id."""
+    return _new_session(user=user, context=context, expires_at=expires_at)
+
+
+@sensitive_variables("secret")
+def _new_session(
+    *,
+    user: User,
+    context: AuditContext,
+    expires_at: datetime,
+    key_id: int | None = None,
+    return_url: str = "",
+) -> CreatedSession:
+    secret = secrets.token_urlsafe(32)
+    row = ConnectSession.objects.create(
+        secret_digest=_digest(secret),
+        user=user,
+        return_url=return_url,
+        created_by_id=key_id,
+        created_at=timezone.now(),
+        expires_at=expires_at,
+    )
+    _record(Action.CONNECT_SESSION_CREATED, row, context, has_return_url=bool(return_url))
     base = str(settings.PORTAL_BASE_URL).rstrip("/")
     url = base + reverse("portal:connect_link", args=[secret])
     return CreatedSession(id=row.pk, url=url, expires_at=row.expires_at)
+
+
+def expire_session(session_id: UUID) -> bool:
+    """Make a link that has not been used stop working now (a newer link replaces it)."""
+    now = timezone.now()
+    return bool(
+        ConnectSession.objects.filter(pk=session_id, consumed_at=None, expires_at__gt=now).update(
+            expires_at=now
+        )
+    )
 
 
 def _clean_display_name(value: object) -> str:
@@ -162,6 +192,10 @@ def look_at_link(*, secret: str, context: AuditContext) -> Link | None:
             opened_at=timezone.now()
         ):
             _record(Action.CONNECT_SESSION_OPENED, row, context)
+            # a migration's invitation: the customer counts as having opened a link from now on
+            MigrationCustomer.objects.filter(last_session=row, link_opened_at=None).update(
+                link_opened_at=timezone.now()
+            )
     return Link(session_id=row.pk, user_id=row.user_id, reason=reason)
 
 
@@ -227,6 +261,10 @@ def finish_connect_session(
             return ""
         row = ConnectSession.objects.get(pk=pk)
         _record(Action.CONNECT_SESSION_FINISHED, row, context, grant=grant, outcome=outcome)
+        if outcome == Outcome.CONNECTED:  # a migration's invited customer has come over
+            MigrationCustomer.objects.filter(last_session=row, connected_at=None).update(
+                connected_at=now, grant=grant, updated_at=now
+            )
     if not row.return_url or not return_urls.is_allowed(row.return_url):
         return ""  # re-checked: an entry removed since creation is no longer a destination
     return return_urls.with_outcome(

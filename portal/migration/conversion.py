@@ -43,6 +43,7 @@ from portal import zoho
 from portal.crypto import TokenDecryptError, decrypt_token
 from portal.grants import client_health, dc_slots, orphans
 from portal.grants.connect import ConnectFailed, identify, store_grant
+from portal.migration import invitations
 from portal.models import MigrationCustomer, ZohoGrant
 
 logger = logging.getLogger(__name__)
@@ -294,6 +295,8 @@ def _fail(
             outcome=AuditEvent.Outcome.FAILURE,
             detail={**_detail(customer), "reason": reason, "error": error},
         )
+        if reason in invitations.FOR_GOOD:  # the customer is invited to connect instead
+            invitations.defer_invitation(customer.pk)
     logger.info("migration row %s: %s (%s)", customer.pk, step, reason)
     return step
 

@@ -16,6 +16,7 @@ run does the same work and rolls it back, so its report is exactly what a real r
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -28,6 +29,7 @@ from accounts.audit import AuditContext, record_event
 from accounts.external_ids import MAX_DISPLAY_NAME, ExternalIdError, bind_customer
 from accounts.models import AuditEvent, User
 from portal.crypto import encrypt_token
+from portal.migration import invitations
 from portal.migration.conversion import CONVERT_TASK, QUEUE, secret_context
 from portal.migration.csv_rows import ImportRow, Problem, validate
 from portal.models import MigrationCampaign, MigrationCustomer
@@ -135,11 +137,12 @@ def _import(
 ) -> None:
     campaign = _campaign(name, deadline, context)
     jobs: list[JSONDict] = []
+    invite: list[UUID] = []
     problems: list[Problem] = []
     for done, row in enumerate(rows, start=1):
         try:
             with transaction.atomic():
-                job = _import_row(campaign, row, report, context)
+                job = _import_row(campaign, row, report, context, invite)
         except ExternalIdError as error:
             message = CONFLICTS.get(error.code, "This customer cannot be bound.")
             problems.append(Problem(row.line, "external_id", error.code, message))
@@ -156,6 +159,8 @@ def _import(
         return
     if jobs:
         app.configure_task(name=CONVERT_TASK, queue=QUEUE, allow_unknown=False).batch_defer(*jobs)
+    for customer_id in invite:  # invitations go out once the import has committed
+        invitations.defer_invitation(customer_id)
     record_event(
         action=AuditEvent.Action.MIGRATION_IMPORTED,
         context=context,
@@ -176,9 +181,14 @@ def _campaign(name: str, deadline: date | None, context: AuditContext) -> Migrat
 
 @sensitive_variables("row", "secret")
 def _import_row(
-    campaign: MigrationCampaign, row: ImportRow, report: ImportReport, context: AuditContext
+    campaign: MigrationCampaign,
+    row: ImportRow,
+    report: ImportReport,
+    context: AuditContext,
+    invite: list[UUID],
 ) -> JSONDict | None:
-    """Bind the row's customer and record them in the campaign; their job's arguments, if any."""
+    """Bind the row's customer and record them in the campaign; their job's arguments, if any
+    (a new customer without a token is added to ``invite``)."""
     known = User.objects.filter(Q(external_id=row.external_id) | Q(email__iexact=row.email))
     existed = known.exists()
     user = bind_customer(
@@ -204,6 +214,7 @@ def _import_row(
         customer.step = Step.TO_INVITE
         customer.save()
         report.to_invite += 1
+        invite.append(customer.pk)
         return None
     customer.step = Step.IMPORTED
     customer.secret_encrypted = encrypt_token(secret, context=secret_context(customer.pk))

@@ -73,6 +73,7 @@ SECTIONS: list[Section] = [
     Section("Webhooks", "staff:webhooks", MANAGE_WEBHOOKS),
     Section("Upkeep", "staff:upkeep", VIEW_ALL_GRANTS),
     Section("Customer import", "staff:customer_import", RUN_MIGRATIONS),
+    Section("Campaigns", "staff:campaigns", RUN_MIGRATIONS),
     Section("Audit log", "staff:audit", VIEW_AUDIT_LOG),
 ]
 

@@ -73,6 +73,8 @@ class Line:
     key: str
     label: str
     points: str  # "x,y x,y ..." for <polyline>
+    end_x: float  # the last point, marked (a line of one day is only that mark)
+    end_y: float
     total: int
     total_text: str
     legend_x: int
@@ -111,6 +113,8 @@ def line_chart(
             key=key,
             label=label,
             points=" ".join(f"{x(i)},{y(count)}" for i, count in enumerate(counts)),
+            end_x=x(max(len(counts) - 1, 0)),
+            end_y=y(counts[-1] if counts else 0),
             total=sum(counts),
             total_text=f"{sum(counts):,}",
             legend_x=PLOT_LEFT + 230 * position,

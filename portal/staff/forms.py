@@ -223,3 +223,24 @@ class CustomerImportForm(forms.Form):
         if upload.size > limit:
             raise forms.ValidationError(f"The file is larger than {limit} bytes.")
         return upload
+
+
+class CampaignCustomerFilterForm(forms.Form):
+    """The filters of a campaign's customer list (and of its CSV export)."""
+
+    stage = forms.ChoiceField(required=False, label="Stage", choices=[])
+    dc = forms.ChoiceField(required=False, label="Data centre", choices=[])
+    fields: dict[str, forms.ChoiceField]  # type: ignore[assignment]
+    q = forms.CharField(required=False, max_length=254, label="Email or external id contains")
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, stages: list[tuple[str, str]], dcs: list[str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].choices = [("", "Any stage"), *stages]
+        self.fields["dc"].choices = [("", "Any data centre"), *((dc, dc.upper()) for dc in dcs)]
+
+    def clean_q(self) -> str:
+        value: str = self.cleaned_data["q"]
+        if _CONTROL.search(value):
+            raise forms.ValidationError("The search may not contain control characters.")
+        return value.strip()

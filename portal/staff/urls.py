@@ -4,6 +4,7 @@ from django.urls import path
 
 from portal.staff import (
     audit_views,
+    campaign_views,
     grant_views,
     key_views,
     migration_views,
@@ -44,4 +45,11 @@ urlpatterns += [
         name="webhook_redeliver",
     ),
     path("customers/import/", migration_views.customer_import, name="customer_import"),
+    path("campaigns/", campaign_views.campaigns, name="campaigns"),
+    path("campaigns/<int:pk>/", campaign_views.campaign, name="campaign"),
+    path(
+        "campaigns/<int:pk>/customers.csv",
+        campaign_views.campaign_export_csv,
+        name="campaign_export_csv",
+    ),
 ]

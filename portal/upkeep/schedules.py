@@ -17,6 +17,7 @@ SCHEDULES = {
     "portal.purge_webhook_events": "UPKEEP_PURGE_SCHEDULE",
     "portal.send_alerts": "UPKEEP_ALERT_SCHEDULE",
     "portal.retry_stalled_jobs": "UPKEEP_STALLED_JOBS_SCHEDULE",
+    "portal.send_migration_reminders": "MIGRATION_REMINDER_SCHEDULE",
 }
 
 
