@@ -174,6 +174,7 @@ def test_DB_10_jobs_carry_no_tokens_and_a_retried_revocation_calls_zoho_once(con
         "portal.revoke_for_staff": ["revocation_id", "grant_id"],
         "portal.deliver_webhook": ["delivery_id", "key"],  # the secret is read when it runs
         "portal.convert_migration_customer": ["customer_id"],  # the authtoken stays in its row
+        "portal.send_migration_invitation": ["customer_id", "reminder"],  # link made when run
     }
     for name, task in app.tasks.items():
         if name.startswith("portal."):
