@@ -1,6 +1,7 @@
 """Converting imported rows into grants (portal/migration/conversion.py), over real HTTP against
 the sandbox's authtooauth and token endpoints, run as the worker runs the jobs."""
 
+import json
 from datetime import timedelta
 from typing import cast
 from unittest import mock
@@ -13,6 +14,7 @@ from procrastinate.jobs import Job
 from accounts.models import AuditEvent
 from portal import zoho
 from portal.grants import dc_slots
+from portal.grants.events import DELIVER_WEBHOOK
 from portal.grants.tokens import get_access_token
 from portal.migration import conversion
 from portal.migration.conversion import CONVERT_TASK, MAX_ATTEMPTS, ConversionDeferred
@@ -233,3 +235,19 @@ def test_a_secret_copied_from_another_row_is_not_readable_and_is_wiped(sandbox):
     copied = customer("c-2")
     assert (copied.failure_reason, copied.secret_encrypted) == ("unreadable", None)
     assert sandbox.requests(endpoint="authtooauth") == []
+
+
+def test_a_converted_customer_is_announced_to_the_backend_as_grant_connected(
+    sandbox, webhook, receiver
+):
+    """The issue: stored "exactly as a connect would", webhook `grant.connected` included,
+    carrying the app's own customer id."""
+    run_import(csv_of(authtoken_row(sandbox, "eu", "c-hook")))
+    run_jobs(CONVERT_TASK)
+    grant = customer("c-hook").grant
+    assert grant is not None
+    run_jobs(DELIVER_WEBHOOK)
+    bodies = [json.loads(got.body) for got in receiver.received]
+    assert [(b["type"], b["data"]["id"], b["data"]["external_id"]) for b in bodies] == [
+        ("grant.connected", str(grant.pk), "c-hook")
+    ]
