@@ -187,6 +187,10 @@ UPKEEP_CONCURRENCY_PER_DC = env.int("UPKEEP_CONCURRENCY_PER_DC", default=4)
 UPKEEP_REVOKE_GIVE_UP_DAYS = env.float("UPKEEP_REVOKE_GIVE_UP_DAYS", default=7.0)
 # Days the ciphertexts of a Needs-reconnect grant are kept before they are wiped.
 UPKEEP_PURGE_AFTER_DAYS = env.float("UPKEEP_PURGE_AFTER_DAYS", default=30.0)
+# Days finished background jobs are kept (portal/upkeep/job_retention.py, on
+# UPKEEP_PURGE_SCHEDULE): jobs that went well, and failed ones (kept longer, to be looked at).
+UPKEEP_JOBS_KEEP_DAYS = env.float("UPKEEP_JOBS_KEEP_DAYS", default=7.0)
+UPKEEP_FAILED_JOBS_KEEP_DAYS = env.float("UPKEEP_FAILED_JOBS_KEEP_DAYS", default=30.0)
 # Early warning (portal/warnings.py): transient failures of one grant within the window that
 # raise "repeated failures", and live refresh tokens the portal holds for one Zoho user that
 # raise "token cap" (Zoho keeps at most 20 per user and client, then evicts the oldest).

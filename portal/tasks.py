@@ -26,7 +26,7 @@ from portal.api.webhooks import delivery, retention
 from portal.grants import events, orphans, owner_alerts, user_deletion
 from portal.migration import conversion, invitations
 from portal.staff import bulk_revocation
-from portal.upkeep import sweeps
+from portal.upkeep import job_retention, sweeps
 
 logger = logging.getLogger("portal.tasks")
 
@@ -55,6 +55,11 @@ def revoke_orphaned_tokens(timestamp: int) -> None:
 @app.task(name="portal.purge_secrets", queueing_lock="portal.purge_secrets")
 def purge_secrets(timestamp: int) -> None:
     logger.info("secrets purged from %d grants", sweeps.purge_stale_secrets())
+
+
+@app.task(name="portal.purge_finished_jobs", queueing_lock="portal.purge_finished_jobs")
+def purge_finished_jobs(timestamp: int) -> None:
+    logger.info("finished jobs forgotten: %d", job_retention.purge_finished_jobs())
 
 
 @app.task(name="portal.purge_webhook_events", queueing_lock="portal.purge_webhook_events")

@@ -15,6 +15,7 @@ SCHEDULES = {
     "portal.revoke_orphaned_tokens": "UPKEEP_REVOKE_SCHEDULE",
     "portal.purge_secrets": "UPKEEP_PURGE_SCHEDULE",
     "portal.purge_webhook_events": "UPKEEP_PURGE_SCHEDULE",
+    "portal.purge_finished_jobs": "UPKEEP_PURGE_SCHEDULE",
     "portal.send_alerts": "UPKEEP_ALERT_SCHEDULE",
     "portal.retry_stalled_jobs": "UPKEEP_STALLED_JOBS_SCHEDULE",
     "portal.send_migration_reminders": "MIGRATION_REMINDER_SCHEDULE",
