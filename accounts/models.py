@@ -132,6 +132,7 @@ class AuditEvent(models.Model):
         USER_DEACTIVATED = "user.deactivated"
         USER_REACTIVATED = "user.reactivated"
         USER_LOGIN_FAILED = "user.login_failed"
+        ACCESS_REFUSED = "user.access_refused"  # asked for a grant that is not theirs
         USER_DELETION_REQUESTED = "user.deletion_requested"
         USER_DELETED = "user.deleted"
         USER_CREATED = "user.created"

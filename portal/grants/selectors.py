@@ -45,10 +45,24 @@ def grant_detail_row(grant: ZohoGrant) -> GrantRow:
     return grant_row(grant, now=timezone.now(), client_rejected=rejected)
 
 
-def grant_for_user(user: User, grant_id: UUID) -> ZohoGrant:
-    """One of the user's grants; ``Http404`` for anyone else's, exactly as for a missing one."""
+def grant_for_user(user: User, grant_id: UUID, *, context: AuditContext | None = None) -> ZohoGrant:
+    """One of the user's grants; ``Http404`` for anyone else's, exactly as for a missing one.
+
+    Asking for a grant that exists but is someone else's is a failed authorization (AC-01):
+    with a ``context`` it is audited, as ``user.access_refused`` by the asker, with the grant's
+    id in the detail only, so the row stays out of the owner's history (which would show
+    them the asker's email) and in the staff audit log.
+    """
     grant = grants_for_user(user).filter(pk=grant_id).first()
     if grant is None:
+        if context is not None and ZohoGrant.objects.filter(pk=grant_id).exists():
+            logger.warning("user %s asked for a grant that is not theirs", user.pk)
+            record_event(
+                action=AuditEvent.Action.ACCESS_REFUSED,
+                context=context,
+                outcome=AuditEvent.Outcome.FAILURE,
+                detail={"grant_id": str(grant_id)},
+            )
         raise Http404("No such connection.")
     return grant
 

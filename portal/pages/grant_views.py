@@ -21,7 +21,9 @@ from portal.pages.views import redirect_to_zoho
 
 @allow_zoho_form_targets
 def grant_detail(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = selectors.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(
+        request.user, grant_id, context=AuditContext.from_request(request)
+    )
     context = {
         "row": selectors.grant_detail_row(grant),
         "history": selectors.grant_history(grant=grant, viewer_id=request.user.pk),
@@ -31,7 +33,9 @@ def grant_detail(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpRespo
 
 @require_POST
 def grant_test(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = selectors.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(
+        request.user, grant_id, context=AuditContext.from_request(request)
+    )
     result = check_connection(grant_id=grant.pk, actor=request.user)
     (messages.success if result.ok else messages.error)(request, result.message)
     return redirect("portal:grant_detail", grant.pk)
@@ -39,7 +43,9 @@ def grant_test(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpRespons
 
 @require_POST
 def grant_refresh(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = selectors.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(
+        request.user, grant_id, context=AuditContext.from_request(request)
+    )
     try:
         issued = tokens.force_refresh(grant_id=grant.pk)
     except tokens.RefreshTooSoon as error:
@@ -55,14 +61,18 @@ def grant_refresh(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResp
 
 @require_POST
 def grant_reconnect(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = selectors.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(
+        request.user, grant_id, context=AuditContext.from_request(request)
+    )
     region = "cn" if grant.data_centre == "cn" else "global"
     return redirect_to_zoho(request, region=region, grant=grant)
 
 
 @require_http_methods(["GET", "POST"])
 def grant_revoke(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = selectors.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(
+        request.user, grant_id, context=AuditContext.from_request(request)
+    )
     row = grant_row(grant, now=timezone.now())
     if request.method == "GET" or not row.can_revoke:
         return render(request, "portal/grant_revoke.html", {"row": row})
@@ -80,7 +90,9 @@ def grant_revoke(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpRespo
 
 @require_POST
 def grant_hide(request: AuthenticatedHttpRequest, grant_id: UUID) -> HttpResponse:
-    grant = selectors.grant_for_user(request.user, grant_id)
+    grant = selectors.grant_for_user(
+        request.user, grant_id, context=AuditContext.from_request(request)
+    )
     # Hiding has always been audited with the owner only, no address or user agent.
     if selectors.hide_grant(grant=grant, context=AuditContext(actor=request.user)):
         messages.success(request, "Removed from your list. Its history is kept.")

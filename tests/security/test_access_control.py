@@ -181,3 +181,8 @@ def test_AC_01_revoking_another_users_grant_is_the_same_404_as_no_grant(
     assert grant_rows(user=alice) == before
     assert len(sandbox.requests()) == calls_before
     assert not AuditEvent.objects.filter(grant_id=connected.pk, action__startswith="grant.revok")
+    # The failed authorization is audited (once: the unknown id is no one's grant), by Bob,
+    # outside Alice's own history (it would show her Bob's email).
+    [refused] = AuditEvent.objects.filter(action=AuditEvent.Action.ACCESS_REFUSED)
+    assert (refused.actor_id, refused.outcome, refused.grant_id) == (bob.pk, "failure", None)
+    assert refused.detail == {"grant_id": str(connected.pk)}
