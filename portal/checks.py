@@ -243,3 +243,20 @@ def check_api_hosts(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register()
+def check_required_scopes(**kwargs: Any) -> list[CheckMessage]:
+    """A required scope that is never asked for would refuse every connection."""
+    asked = {scope.lower() for scope in settings.ZOHO_SCOPES}
+    unasked = [scope for scope in settings.ZOHO_REQUIRED_SCOPES if scope.lower() not in asked]
+    if unasked:
+        return [
+            Error(
+                f"ZOHO_REQUIRED_SCOPES names scopes ZOHO_SCOPES does not ask for: "
+                f"{', '.join(unasked)}.",
+                hint="Add them to ZOHO_SCOPES, or take them out of ZOHO_REQUIRED_SCOPES.",
+                id="portal.E027",
+            )
+        ]
+    return []

@@ -138,6 +138,12 @@ ZOHO_HTTP_TIMEOUT = env.float("ZOHO_HTTP_TIMEOUT", default=10.0)
 ZOHO_SCOPES = env.list(
     "ZOHO_SCOPES", default=["Desk.basic.READ", "Desk.settings.READ", "AaaServer.profile.READ"]
 )
+# The asked-for scopes a connection cannot do without (OA-20): the portal's own calls need
+# them (who the Zoho user is, their Desk organizations). When Zoho says it granted less, the
+# connection is refused and its token revoked; each must be one of ZOHO_SCOPES (portal.E027).
+ZOHO_REQUIRED_SCOPES = env.list(
+    "ZOHO_REQUIRED_SCOPES", default=["Desk.basic.READ", "AaaServer.profile.READ"]
+)
 
 # Customer import files (portal/migration/, issue 17): the most data rows and bytes one file
 # may hold; a larger file is refused whole, before anything is parsed or written.

@@ -42,10 +42,14 @@ def test_connect_stores_an_encrypted_grant_in_the_users_data_centre(
 
 
 @pytest.mark.parametrize("endpoint", ["userinfo", "desk_organizations"])
-def test_identity_failures_store_nothing(portal, sandbox, endpoint):
+def test_identity_failures_store_nothing_and_give_the_new_token_back(portal, sandbox, endpoint):
     sandbox.add_fault("status", endpoint=endpoint, status=500)
     assert portal.connect(EU)["Location"] == "/connections/failed/"
     assert not ZohoGrant.objects.exists()
+    # The code exchange worked: the refresh token Zoho minted is revoked, not left alive.
+    revokes = [r for r in sandbox.requests() if r["endpoint"] == "revoke"]
+    assert len(revokes) == 1 and revokes[0]["status"] == 200
+    assert not [g for g in sandbox.grants(zuid=EU) if g["active"]]
 
 
 def test_reconnecting_the_same_zoho_user_updates_in_place_and_revokes_the_old_token(

@@ -29,6 +29,7 @@ CONNECT_FAILURE_CODES = {
     "unavailable",
     "misconfigured",
     "no_refresh_token",
+    "scope_missing",
 }
 REFUSAL_CODES = {
     Status.NEEDS_RECONNECT,

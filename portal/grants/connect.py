@@ -105,16 +105,40 @@ def finish_connect(
     except zoho.UntrustedAccountsServer as error:
         logger.warning("callback refused: %s", error.code)
         raise _failed(context, "untrusted_server", check=error.code) from None
+    tokens = None
     try:
         tokens = zoho.exchange_code(dc=dc, code=params.code, code_verifier=pending.code_verifier)
         with transaction.atomic():  # Zoho took the portal's client: any rejection is over
             client_health.note_working(data_centre=dc.code)
         if not tokens.refresh_token:
             raise _failed(context, "no_refresh_token", dc=dc.code)
+        if missing := missing_scopes(tokens.scope):
+            orphans.let_go(
+                token=tokens.refresh_token, data_centre=dc.code, reason="scope_missing", actor=user
+            )
+            raise _failed(context, "scope_missing", dc=dc.code, missing=",".join(missing))
         who, orgs = identify(dc=dc, access_token=tokens.access_token)
     except zoho.ZohoError as error:
+        if tokens is not None and tokens.refresh_token:
+            # Zoho minted a refresh token that will not be stored: give it back (held for the
+            # sweep if Zoho cannot take it now), or it lives on, counting toward Zoho's cap.
+            orphans.let_go(
+                token=tokens.refresh_token, data_centre=dc.code, reason="not_stored", actor=user
+            )
         raise _exchange_failed(context, dc, error) from None
     return store_grant(context=context, user=user, dc=dc, tokens=tokens, who=who, orgs=orgs)
+
+
+def missing_scopes(granted: str) -> list[str]:
+    """The required scopes (``ZOHO_REQUIRED_SCOPES``) a token's granted ``scope`` lacks (OA-20).
+
+    Zoho's answer names the granted scopes comma-separated; an answer that names none tells
+    nothing, and counts as what was asked for (as the grant then records).
+    """
+    names = {scope.strip().lower() for scope in granted.split(",") if scope.strip()}
+    if not names:
+        return []
+    return [scope for scope in settings.ZOHO_REQUIRED_SCOPES if scope.lower() not in names]
 
 
 @sensitive_variables("access_token")

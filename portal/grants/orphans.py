@@ -55,6 +55,17 @@ def keep_for_revocation(
 
 
 @sensitive_variables("token")
+def let_go(*, token: str, data_centre: str, reason: str, actor: User | None = None) -> None:
+    """Revoke a refresh token the portal will not keep, now, outside any transaction; held
+    for revocation first, so the sweep retries it if Zoho cannot confirm."""
+    with transaction.atomic():
+        orphan = keep_for_revocation(
+            token=token, data_centre=data_centre, grant_id=None, reason=reason
+        )
+    revoke_orphan(orphan_id=orphan.pk, actor=actor)
+
+
+@sensitive_variables("token")
 def revoke_orphan(*, orphan_id: UUID, actor: User | None = None) -> bool:
     """Revoke one held token at Zoho and forget it; False while Zoho cannot confirm.
 

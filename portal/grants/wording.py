@@ -82,6 +82,8 @@ CONNECT_FAILURES = {
     "are fixing it. Please try again later.",
     "no_refresh_token": "Zoho did not grant offline access, so the connection could not be kept. "
     "Please try again and allow access.",
+    "scope_missing": "Zoho gave the app only part of the access it needs, so nothing was "
+    "connected. Please connect again and leave every permission on Zoho's page allowed.",
 }
 UNKNOWN_CONNECT_FAILURE = "The connection could not be made. Please start again."
 

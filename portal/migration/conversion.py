@@ -210,7 +210,10 @@ def _store(customer: MigrationCustomer, dc: zoho.DataCentre, tokens: zoho.TokenS
         )
     except (zoho.ZohoError, ConnectFailed) as error:
         if customer.kind == Kind.AUTHTOKEN and tokens.refresh_token:
-            _let_go(tokens.refresh_token, dc)  # a retry converts again; this one is not kept
+            # A retry converts again; this token is not kept.
+            orphans.let_go(
+                token=tokens.refresh_token, data_centre=dc.code, reason="migration_not_stored"
+            )
         if isinstance(error, zoho.ZohoError):
             return _failed_at_zoho(customer, dc, error)
         return _wait(customer, zoho.ZohoUnavailable(error.reason), reason="unavailable")
@@ -238,14 +241,6 @@ def _converted(grant: ZohoGrant, *, customer: MigrationCustomer, context: AuditC
 
 
 @sensitive_variables("token")
-def _let_go(token: str, dc: zoho.DataCentre) -> None:
-    with transaction.atomic():
-        orphan = orphans.keep_for_revocation(
-            token=token, data_centre=dc.code, grant_id=None, reason="migration_not_stored"
-        )
-    orphans.revoke_orphan(orphan_id=orphan.pk)
-
-
 def _failed_at_zoho(customer: MigrationCustomer, dc: zoho.DataCentre, error: zoho.ZohoError) -> str:
     if isinstance(error, zoho.ZohoMisconfigured):
         with transaction.atomic():

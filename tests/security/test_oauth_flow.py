@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from portal.grants import oauth_state
 from portal.log_filters import PortalExceptionReporterFilter, RedactSecretsFilter
-from portal.models import ZohoGrant
+from portal.models import OrphanedToken, ZohoGrant
 from tests.cast import CN, EU, SAMPLE_TOKEN, US
 from tests.connecting import grant_rows, query_of, secrets_of, token_calls
 from tests.leaks import assert_no_leak
@@ -392,3 +392,48 @@ def test_OA_12_the_challenge_is_the_s256_of_a_verifier_kept_on_the_server(portal
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     assert query["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     assert verifier not in authorize
+
+
+def test_OA_20_a_token_without_a_required_scope_connects_nothing_and_is_revoked(
+    portal, sandbox, alice, settings
+):
+    """Zoho grants everything but Desk.basic.READ (the organizations call needs it): nothing
+    is stored, the refresh token is revoked at Zoho at once, the customer is told to connect
+    again allowing everything, and the failure is audited with the missing scope."""
+    sandbox.add_fault("grant_scope", value="Desk.settings.READ,AaaServer.profile.READ", count=1)
+    answer = portal.connect(EU)
+    assert answer.status_code == 303
+    assert not ZohoGrant.objects.filter(user=alice).exists()
+    assert [r["endpoint"] for r in sandbox.requests() if r["endpoint"] == "revoke"] == ["revoke"]
+    assert not OrphanedToken.objects.exists()  # revoked, so nothing left to retry
+    page = portal.client.get(answer["Location"])
+    assert "only part of the access it needs" in page.content.decode()
+    failed = AuditEvent.objects.get(action="grant.connect_failed")
+    assert failed.detail["reason"] == "scope_missing"
+    assert failed.detail["missing"] == "Desk.basic.READ"
+
+
+def test_OA_20_a_reconnect_without_a_required_scope_leaves_the_working_grant_alone(
+    portal, sandbox, alice
+):
+    assert portal.connect(EU).status_code == 303
+    before = ZohoGrant.objects.get(user=alice)
+    sandbox.add_fault("grant_scope", value="Desk.basic.READ", count=1)  # no AaaServer.profile
+    portal.connect(EU)
+    # Refused for the scope, before any call the missing scope would fail, and the new
+    # token given back to Zoho at once (not left alive, counting toward the user's cap).
+    failed = AuditEvent.objects.get(action="grant.connect_failed")
+    assert failed.detail["reason"] == "scope_missing"
+    assert [r["endpoint"] for r in sandbox.requests() if r["endpoint"] == "revoke"] == ["revoke"]
+    after = ZohoGrant.objects.get(user=alice)
+    assert (after.status, after.scope) == ("active", before.scope)
+    assert after.refresh_token_encrypted is not None and before.refresh_token_encrypted is not None
+    assert bytes(after.refresh_token_encrypted) == bytes(before.refresh_token_encrypted)
+
+
+def test_OA_20_every_required_scope_must_be_asked_for(settings):
+    from portal.checks import check_required_scopes
+
+    assert check_required_scopes() == []
+    settings.ZOHO_REQUIRED_SCOPES = ["Desk.tickets.READ"]
+    assert [message.id for message in check_required_scopes()] == ["portal.E027"]
